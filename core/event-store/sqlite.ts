@@ -1,0 +1,253 @@
+/**
+ * Embedded event store: one SQLite file (better-sqlite3, WAL). Global position = rowid; per-stream revision with a
+ * unique index; each append runs in one transaction, and appends that arrive in the same tick share one transaction
+ * (group commit) while each keeps its own optimistic-concurrency check. The hash chain is computed inside the write
+ * transaction from the stream's stored tail, so it holds even with several writer processes on one file.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EventEmitter } from 'node:events';
+import { EventMetadataInput, STREAM_NAME, type EventMetadata } from '../../schema/envelope.ts';
+import { needsUpcast, SchemaError, upcast, validateEvent } from '../../schema/registry.ts';
+import { canonical, chainHash, GENESIS_HASH } from '../hash-chain.ts';
+import { catchUpSubscription } from './catch-up.ts';
+import {
+  expectationHolds, InvalidStreamNameError, WrongExpectedRevisionError,
+  type AppendResult, type ChainBreak, type EventStore, type ExpectedRevision, type NewEvent, type ReadAllOptions,
+  type ReadFilter, type ReadStreamOptions, type StoredEvent, type SubscribeOptions, type Subscription,
+} from './port.ts';
+
+export interface SqliteEventStoreOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  /** SQLite `synchronous`: NORMAL survives process crashes (SIGKILL); FULL also survives power loss. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How often an idle subscription looks for events appended by other processes. */
+  pollIntervalMs?: number;
+  /** Open without creating or writing (audit, state queries). */
+  readonly?: boolean;
+}
+
+interface PreparedEvent { type: string; body: string; eventId: string; recordedAt: string }
+interface PendingAppend {
+  streamId: string;
+  events: PreparedEvent[];
+  expected: ExpectedRevision;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+type Row = { position: number; stream: string; revision: number; type: string; body: string; hash: string };
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  position INTEGER PRIMARY KEY,
+  stream   TEXT    NOT NULL,
+  revision INTEGER NOT NULL,
+  type     TEXT    NOT NULL,
+  body     TEXT    NOT NULL,
+  hash     TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_stream ON events (stream, revision);
+`;
+
+export class SqliteEventStore implements EventStore {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database.Database;
+  private readonly emitter = new EventEmitter();
+  private queue: PendingAppend[] = [];
+  private flushScheduled = false;
+  private readonly pollMs: number;
+  private readonly stmt;
+  private readonly readAllStatements = new Map<string, Database.Statement>();
+  private readonly writeBatch: (batch: PendingAppend[]) => { req: PendingAppend; result?: AppendResult; error?: unknown }[];
+  private closed = false;
+
+  constructor(options: SqliteEventStoreOptions) {
+    if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path, { readonly: !!options.readonly, fileMustExist: !!options.readonly });
+    this.pollMs = options.pollIntervalMs ?? 100;
+    this.emitter.setMaxListeners(0);
+    this.db.pragma('busy_timeout = 10000');
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+      this.db.exec(SCHEMA);
+    }
+    this.stmt = {
+      tail: this.db.prepare('SELECT revision, hash FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1'),
+      insert: this.db.prepare('INSERT INTO events (stream, revision, type, body, hash) VALUES (?, ?, ?, ?, ?)'),
+      head: this.db.prepare('SELECT coalesce(max(position), 0) AS head FROM events').pluck(),
+      revision: this.db.prepare('SELECT coalesce(max(revision), -1) FROM events WHERE stream = ?').pluck(),
+      forwards: this.db.prepare('SELECT position, stream, revision, type, body, hash FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?'),
+      backwards: this.db.prepare('SELECT position, stream, revision, type, body, hash FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?'),
+      chain: this.db.prepare('SELECT position, stream, revision, type, body, hash FROM events WHERE stream = ? ORDER BY revision'),
+    };
+    this.writeBatch = this.db.transaction((batch: PendingAppend[]) => batch.map((req) => this.writeOne(req)));
+  }
+
+  append(streamId: string, events: NewEvent[], options: { expected?: ExpectedRevision } = {}): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new Error('event store is closed'));
+    try {
+      if (!STREAM_NAME.test(streamId)) throw new InvalidStreamNameError(streamId);
+      if (events.length === 0) throw new Error(`append to ${streamId}: no events`);
+      const recordedAt = new Date().toISOString();
+      const prepared = events.map((e) => prepareEvent(e, recordedAt));
+      return new Promise((resolve, reject) => {
+        this.queue.push({ streamId, events: prepared, expected: options.expected ?? 'any', resolve, reject });
+        if (!this.flushScheduled) { this.flushScheduled = true; queueMicrotask(() => this.flush()); }
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Group commit: every append queued in this tick goes into one write transaction. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    let outcomes;
+    try {
+      outcomes = this.writeBatch.immediate(batch);
+    } catch (error) {
+      for (const req of batch) req.reject(error);
+      return;
+    }
+    for (const o of outcomes) {
+      if (o.error) o.req.reject(o.error); else o.req.resolve(o.result!);
+    }
+    this.emitter.emit('append');
+  }
+
+  private writeOne(req: PendingAppend): { req: PendingAppend; result?: AppendResult; error?: unknown } {
+    const tail = this.stmt.tail.get(req.streamId) as { revision: number; hash: string } | undefined;
+    const actual = tail ? tail.revision : -1;
+    if (!expectationHolds(req.expected, actual)) {
+      return { req, error: new WrongExpectedRevisionError(req.streamId, req.expected, actual) };
+    }
+    let prevHash = tail ? tail.hash : GENESIS_HASH;
+    let revision = actual;
+    let position = 0;
+    const stored: StoredEvent[] = [];
+    for (const e of req.events) {
+      revision += 1;
+      const hash = chainHash(prevHash, req.streamId, revision, e.type, e.body);
+      position = Number(this.stmt.insert.run(req.streamId, revision, e.type, e.body, hash).lastInsertRowid);
+      stored.push(decodeRow({ position, stream: req.streamId, revision, type: e.type, body: e.body, hash }));
+      prevHash = hash;
+    }
+    return { req, result: { nextExpectedRevision: revision, position, events: stored } };
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    const max = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const rows = options.direction === 'backwards'
+      ? this.stmt.backwards.all(streamId, options.fromRevision ?? Number.MAX_SAFE_INTEGER, max)
+      : this.stmt.forwards.all(streamId, options.fromRevision ?? 0, max);
+    return (rows as Row[]).map(decodeRow);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return this.readAllRows(options).map(decodeRow);
+  }
+
+  /** Raw rows of `$all`, for replays that verify or re-hash without decoding. */
+  readAllRows(options: ReadAllOptions = {}): Row[] {
+    const { sql, params } = filterSql(options.filter);
+    let stmt = this.readAllStatements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(`SELECT position, stream, revision, type, body, hash FROM events WHERE position > ?${sql} ORDER BY position LIMIT ?`);
+      this.readAllStatements.set(sql, stmt);
+    }
+    return stmt.all(options.after ?? 0, ...params, options.maxCount ?? 1000) as Row[];
+  }
+
+  async streamRevision(streamId: string): Promise<number> {
+    return this.stmt.revision.get(streamId) as number;
+  }
+
+  async headPosition(): Promise<number> {
+    return this.stmt.head.get() as number;
+  }
+
+  subscribe(options: SubscribeOptions): Subscription {
+    return catchUpSubscription(this, {
+      onAppend: (listener) => { this.emitter.on('append', listener); return () => this.emitter.off('append', listener); },
+    }, this.pollMs, options);
+  }
+
+  async verifyStream(streamId: string): Promise<ChainBreak | null> {
+    return verifyRows(this.stmt.chain.iterate(streamId) as Iterable<Row>);
+  }
+
+  /** Every stream name, in order (for whole-log verification). */
+  streams(): string[] {
+    return this.db.prepare('SELECT DISTINCT stream FROM events ORDER BY stream').pluck().all() as string[];
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.queue.length) this.flush();
+    this.closed = true;
+    this.emitter.emit('append');
+    this.db.close();
+  }
+}
+
+function prepareEvent(e: NewEvent, recordedAt: string): PreparedEvent {
+  if (!e || typeof e.type !== 'string') throw new SchemaError(String(e?.type), ['event has no type']);
+  const { data, version } = validateEvent(e.type, e.data);
+  const meta = EventMetadataInput.safeParse(e.metadata);
+  if (!meta.success) throw new SchemaError(e.type, meta.error.issues.map((i) => `metadata.${i.path.join('.')}: ${i.message}`));
+  const metadata = { ...meta.data, version, recordedAt };
+  return { type: e.type, body: canonical({ data, metadata }), eventId: metadata.eventId, recordedAt };
+}
+
+export function decodeRow(row: Row): StoredEvent {
+  const body = JSON.parse(row.body) as { data: unknown; metadata: Omit<EventMetadata, 'hash'> };
+  const metadata = body.metadata as EventMetadata;
+  metadata.hash = row.hash;
+  let data = body.data;
+  if (needsUpcast(row.type, metadata.version)) {
+    const up = upcast(row.type, metadata.version, data);
+    data = up.data;
+    metadata.version = up.version;
+  }
+  return { streamId: row.stream, revision: row.revision, position: row.position, type: row.type, data, metadata };
+}
+
+/** Recomputes a stream's chain from its stored rows; names the first event that breaks it. */
+export function verifyRows(rows: Iterable<Row>): ChainBreak | null {
+  let prev = GENESIS_HASH;
+  let expectedRevision = 0;
+  for (const row of rows) {
+    let eventId: string | undefined;
+    try { eventId = JSON.parse(row.body)?.metadata?.eventId; } catch { /* reported below through the hash */ }
+    const at = { streamId: row.stream, revision: row.revision, position: row.position, eventId };
+    if (row.revision !== expectedRevision) {
+      return { ...at, reason: `revision ${row.revision} follows ${expectedRevision - 1}: an event was removed or reordered` };
+    }
+    const hash = chainHash(prev, row.stream, row.revision, row.type, row.body);
+    if (hash !== row.hash) return { ...at, reason: 'hash mismatch: the event or one before it was altered' };
+    prev = hash;
+    expectedRevision += 1;
+  }
+  return null;
+}
+
+function filterSql(filter: ReadFilter | undefined): { sql: string; params: string[] } {
+  if (!filter) return { sql: '', params: [] };
+  let sql = '';
+  const params: string[] = [];
+  if (filter.eventTypes?.length) {
+    sql += ` AND type IN (${filter.eventTypes.map(() => '?').join(',')})`;
+    params.push(...filter.eventTypes);
+  }
+  const streamClauses: string[] = [];
+  for (const c of filter.categories ?? []) { streamClauses.push('(stream >= ? AND stream < ?)'); params.push(`${c}-`, `${c}.`); }
+  for (const p of filter.streamPrefixes ?? []) { streamClauses.push('substr(stream, 1, ?) = ?'); params.push(String(p.length), p); }
+  if (streamClauses.length) sql += ` AND (${streamClauses.join(' OR ')})`;
+  return { sql, params };
+}
