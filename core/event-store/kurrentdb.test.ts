@@ -272,4 +272,56 @@ unit('bad input is refused before any I/O, even with the server unreachable', as
   assert.throws(() => store.subscribe({ onBatch: () => {} }), /closed/);
 });
 
+const unavailable = (e: unknown) => (e as { type?: string })?.type === 'unavailable';
+
+unit("every read the adapter makes passes the client's option checks (it fails only because no server answers)", async () => {
+  // The client's native reader checks its options (positions, revisions, filters) before it connects, and reports
+  // a wrong one as an "unknown" error; against a closed port a well-formed request fails as "unavailable".
+  const store = KurrentEventStore.connect('kurrentdb://127.0.0.1:1?tls=false', { liveWake: false });
+  try {
+    const calls: [string, () => Promise<unknown>][] = [
+      ['headPosition', () => store.headPosition()],
+      ['streamRevision', () => store.streamRevision('Account-o1')],
+      ['verifyStream', () => store.verifyStream('Account-o1')],
+      ['readStream', () => store.readStream('Account-o1')],
+      ['readStream backwards', () => store.readStream('Account-o1', { direction: 'backwards', maxCount: 2 })],
+      ['readStream from a revision', () => store.readStream('Account-o1', { fromRevision: 2, maxCount: 2 })],
+      ['readStream backwards from a revision', () => store.readStream('Account-o1', { direction: 'backwards', fromRevision: 1 })],
+      ['readAll', () => store.readAll()],
+      ['readAll after', () => store.readAll({ after: 123_456, maxCount: 10 })],
+      ['readAll categories', () => store.readAll({ after: 1, filter: { categories: ['Account'], streamPrefixes: ['Host-h1'] } })],
+      ['readAll types', () => store.readAll({ filter: { eventTypes: ['Deposited', 'Withdrawn'] } })],
+      ['readAll both', () => store.readAll({ filter: { categories: ['Account'], eventTypes: ['Deposited'] } })],
+      ['append', () => store.append('Account-o1', [newEvent('AccountOpened', { owner: 'a' })], { expected: 'no_stream' })],
+    ];
+    for (const [name, call] of calls) {
+      let error: unknown;
+      try { await call(); } catch (e) { error = e; }
+      assert.ok(unavailable(error), `${name}: ${String((error as Error)?.message ?? error)}`);
+    }
+    // Requests the adapter never sends, to show the check is real.
+    assert.equal(await store.readStream('Account-o1', { maxCount: 0 }), []);
+    assert.equal(await store.readStream('Account-o1', { direction: 'backwards', fromRevision: -1 }), []);
+    assert.equal(await store.readAll({ maxCount: 0 }), []);
+    let bad: unknown;
+    try { for await (const _ of store.client.readAll({ fromPosition: { commit: 1 } as never, maxCount: 1 })) { /* never */ } } catch (e) { bad = e; }
+    assert.not.ok(unavailable(bad));
+  } finally {
+    await store.close();
+  }
+});
+
+unit('a subscription on an unreachable server reports errors, keeps trying, and closes cleanly (live wake-up on)', async () => {
+  const store = KurrentEventStore.connect('kurrentdb://127.0.0.1:1?tls=false', { pollIntervalMs: 20 });
+  const errors: unknown[] = [];
+  const sub = store.subscribe({ onBatch: () => { throw new Error('no events expected'); }, onError: (e) => errors.push(e) });
+  const deadline = Date.now() + 5000;
+  while (errors.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(errors.length >= 2, 'the subscription should keep retrying');
+  assert.ok(errors.every(unavailable));
+  assert.is(sub.position, 0);
+  await store.close(); // closes the subscription and the wake-up feed
+  await sub.close(); // idempotent after the store closed it
+});
+
 unit.run();

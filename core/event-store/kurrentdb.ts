@@ -215,8 +215,9 @@ export class KurrentEventStore implements EventStore {
         returned++;
         const e = resolved.event;
         if (!e) continue;
-        if (last && comparePositions(e.position, last) <= 0) continue;
-        last = e.position;
+        const at = allPosition(resolved);
+        if (last && comparePositions(at, last) <= 0) continue;
+        last = at;
         if (out.length < maxCount && plan.accepts(e.streamId, e.type)) out.push(decodeRecord(toRawRecord(resolved, true)!));
       }
       if (out.length >= maxCount || returned < pageSize) return out;
@@ -340,11 +341,21 @@ export class KurrentEventStore implements EventStore {
   }
 }
 
+/** `$all` position of an event read from `$all` (always sent by the server; the record's, else the commit position). */
+function allPosition(resolved: AllStreamResolvedEvent): Position {
+  const p = resolved.event?.position as Position | undefined;
+  if (p) return p;
+  if (resolved.commitPosition !== undefined) return { commit: resolved.commitPosition, prepare: resolved.commitPosition };
+  throw new Error('the server returned an event of $all without its position');
+}
+
 /** The client's resolved event as a RawRecord; null when it carries no event. */
 function toRawRecord(resolved: AnyResolved, fromAll: boolean): RawRecord | null {
   const e = resolved.event;
   if (!e) return null;
-  const position = fromAll && e.position ? positionToNumber(e.position.commit) : streamReadPosition(e.position, resolved.commitPosition);
+  const position = fromAll
+    ? positionToNumber(allPosition(resolved as AllStreamResolvedEvent).commit)
+    : streamReadPosition(e.position, resolved.commitPosition);
   return {
     streamId: e.streamId, id: e.id, revision: Number(e.revision), position, type: e.type,
     isJson: e.isJson, data: e.data, metadata: e.metadata,
