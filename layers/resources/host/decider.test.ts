@@ -230,7 +230,7 @@ test('observed states: the current generation moves the ledger to reality, older
   const off = run(running, on('PowerOffXNode', 'xn_1'));
   host.given(off).when(observed('xn_1', 'failed', 1)).then((events) => {
     assert.equal(types(events), ['XNodeObserved']);
-    assert.equal([(events[0].data as { drift: boolean }).drift, events[0].data.state], [true, 'stopped']);
+    assert.equal([(events[0].data as { drift: boolean }).drift, (events[0].data as { state: string }).state], [true, 'stopped']);
   });
   // generation 2 seen running although the ledger says stopped: drift for the agent to correct, state unchanged
   host.given(off).when(observed('xn_1', 'running', 2)).then((events) => {
