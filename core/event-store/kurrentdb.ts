@@ -43,7 +43,10 @@ import {
 export interface KurrentEventStoreOptions {
   /** A connection string (`kurrentdb://host:2113?tls=false`, `kurrentdb+discover://…`, `esdb://…`) or a client to share. */
   connection: string | KurrentDBClient;
-  /** How often an idle subscription polls when the live push is down (and as a safety net). Default 250 ms. */
+  /**
+   * How often an idle subscription polls: the fallback when the live push is down, and the bound on latency for
+   * events appended while the push is (re)connecting. Default 1000 ms with the live push, 250 ms without.
+   */
   pollIntervalMs?: number;
   /** Wake subscriptions through a live `subscribeToAll` (default true); false: poll only. */
   liveWake?: boolean;
@@ -80,8 +83,8 @@ export class KurrentEventStore implements EventStore {
   constructor(options: KurrentEventStoreOptions) {
     this.ownsClient = typeof options.connection === 'string';
     this.client = typeof options.connection === 'string' ? KurrentDBClient.connectionString(options.connection) : options.connection;
-    this.pollMs = options.pollIntervalMs ?? 250;
     this.liveWake = options.liveWake ?? true;
+    this.pollMs = options.pollIntervalMs ?? (this.liveWake ? 1000 : 250);
     this.maxAttempts = Math.max(1, options.maxAppendAttempts ?? 10);
     this.emitter.setMaxListeners(0);
   }
