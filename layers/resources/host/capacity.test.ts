@@ -124,7 +124,7 @@ test('1,000 concurrent conflicting slice commands: zero overcommit, every refusa
   for (const [i, o] of outcomes.entries()) {
     if (o.ok || o.error.code !== 'INSUFFICIENT_CAPACITY') continue;
     const size = sizeOf((commands[i].data as { size: Parameters<typeof sizeOf>[0] }).size);
-    assert.ok(shortfalls(final.capacity, final.used, size).length > 0, `refused ${commands[i].data.xnodeId} would fit`);
+    assert.ok(shortfalls(final.capacity, final.used, size).length > 0, `refused ${(commands[i].data as { xnodeId: string }).xnodeId} would fit`);
   }
   // and the host is really full: the smallest request no longer fits in some resource
   const smallest = { cpuCores: 1, cpuMHz: 0, ramMiB: 1_024, diskGiB: 20, diskIops: 0 };
