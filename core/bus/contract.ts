@@ -175,7 +175,8 @@ export function busContract(name: string, open: () => Promise<Bus>) {
     await s2.close();
     await bus.deleteConsumer(`${name}_r`);
     assert.equal(a, [1, 2]);
-    assert.equal(b, [3, 4, 5, 6, 7, 8, 9, 10]);
+    // Released messages come back as redeliveries, which JetStream may interleave with undelivered ones.
+    assert.equal([...b].sort((x, y) => x - y), [3, 4, 5, 6, 7, 8, 9, 10]);
     assert.ok(took < 4_000, `took ${took} ms (ack wait is 30 s)`);
   });
 

@@ -115,6 +115,8 @@ class NatsSubscription implements BusSubscription {
   private closing = false;
   private messages: ConsumerMessages | null = null;
   private loop: Promise<void> = Promise.resolve();
+  /** Settles once close() has made the server forget our pull requests; nothing is nak'ed on close before. */
+  private purged: Promise<void> = Promise.resolve();
   constructor(
     private readonly bus: NatsBus,
     readonly consumer: string,
@@ -135,9 +137,13 @@ class NatsSubscription implements BusSubscription {
         if (this.closing) return;
         const messages = await c.consume({ max_messages: this.bus.prefetch });
         this.messages = messages;
-        if (this.closing) { await messages.close(); }
+        if (this.closing) { // close() came while we were starting: release what this pull brings, as close() does
+          const stopped = messages.close();
+          this.purged = this.bus.jsm.consumers.info(this.bus.stream, this.consumer).then(() => undefined, () => undefined);
+          void stopped;
+        }
         for await (const m of messages) {
-          if (this.closing) { m.nak(); continue; } // buffered, never handled: release it now
+          if (this.closing) { await this.purged; m.nak(); continue; } // buffered, never handled: release it now
           await this.handle(m);
         }
       } catch (error) {
@@ -180,8 +186,13 @@ class NatsSubscription implements BusSubscription {
 
   async close(): Promise<void> {
     if (!this.closing) {
+      // Unsubscribe first (the loop then naks what is still buffered, so others get it at once). nats-server 2.9
+      // keeps our pull request until it expires and would hand the nak'ed messages straight back to it (lost until
+      // ack wait); a consumer info request, sent after the unsubscribe, makes it drop requests without interest.
+      const stopped = this.messages?.close();
+      this.purged = this.bus.jsm.consumers.info(this.bus.stream, this.consumer).then(() => undefined, () => undefined);
       this.closing = true;
-      await this.messages?.close();
+      await stopped;
     }
     await this.loop;
     this.bus.forget(this);
