@@ -236,7 +236,8 @@ export class SimDriver implements SliceDriver {
     const s = this.get(id);
     if (s.state === 'running') return 'running';
     await this.work('start', id);
-    if (s.state !== 'running') this.setState(s, 'running', s.state === 'hibernated' ? 'resumed by start' : 'started');
+    const was = s.state as SimState; // a concurrent start may have won meanwhile
+    if (was !== 'running') this.setState(s, 'running', was === 'hibernated' ? 'resumed by start' : 'started');
     await this.persist();
     return s.state;
   }
