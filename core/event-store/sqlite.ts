@@ -60,7 +60,7 @@ export class SqliteEventStore implements EventStore {
   private readonly pollMs: number;
   private readonly stmt;
   private readonly readAllStatements = new Map<string, Database.Statement>();
-  private readonly writeBatch: (batch: PendingAppend[]) => { req: PendingAppend; result?: AppendResult; error?: unknown }[];
+  private readonly writeBatch: Database.Transaction<(batch: PendingAppend[]) => { req: PendingAppend; result?: AppendResult; error?: unknown }[]>;
   private closed = false;
 
   constructor(options: SqliteEventStoreOptions) {
