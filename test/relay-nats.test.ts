@@ -15,7 +15,8 @@ import '../core/testing/example-account.ts';
 import { newEvent } from '../core/testing/events.ts';
 import { SqliteEventStore } from '../core/event-store/sqlite.ts';
 import { connectNatsBus } from '../core/bus/nats.ts';
-import { RELAY_HEADERS, eventFromMessage } from '../core/relay.ts';
+import { RELAY_HEADERS, eventFromMessage, startRelay } from '../core/relay.ts';
+import { MemoryCheckpointStore } from '../core/checkpoint.ts';
 import { startNatsServer } from './harness/nats-server.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -141,6 +142,46 @@ test('relay killed with SIGKILL during an append stream: a durable consumer sees
     await store.close();
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the relay rides out a nats-server restart: every event once, in order', async () => {
+  const server = await startNatsServer();
+  const store = new SqliteEventStore({ path: ':memory:', pollIntervalMs: 10 });
+  const relayBus = await connectNatsBus({ servers: server.url, publishTimeoutMs: 1_000, log: () => {} });
+  const bus = await connectNatsBus({ servers: server.url, log: () => {} });
+  const seen = new Map<string, number>();
+  const order: number[] = [];
+  const sub = await bus.subscribe('ledger.test.Account.>', (m) => {
+    seen.set(m.msgId!, (seen.get(m.msgId!) ?? 0) + 1);
+    order.push(Number(m.headers[RELAY_HEADERS.position]));
+  }, { durable: 'relay_restart_test' });
+  const relay = await startRelay({ store, bus: relayBus, checkpoints: new MemoryCheckpointStore(), batchSize: 10, log: () => {} });
+  try {
+    await store.append('Account-rs1', [newEvent('AccountOpened', { owner: 'ann' })]);
+    const writer = (async () => {
+      for (let i = 1; i < 300; i++) {
+        await store.append('Account-rs1', [newEvent('Deposited', { amount: i })]);
+        if (i % 5 === 0) await sleep(5);
+      }
+    })();
+    await sleep(300);
+    await server.restart();
+    await writer;
+    await relay.waitFor(await store.headPosition(), 30_000);
+    const deadline = Date.now() + 15_000;
+    while (seen.size < 300 && Date.now() < deadline) await sleep(20);
+    await sleep(300);
+    assert.is(seen.size, 300);
+    assert.ok([...seen.values()].every((n) => n === 1), 'an event arrived twice');
+    assert.equal(order, Array.from({ length: 300 }, (_, i) => i + 1), 'out of order');
+    assert.is((await bus.streamState()).messages, 300);
+  } finally {
+    await relay.stop();
+    await sub.close().catch(() => undefined);
+    await Promise.all([relayBus.close().catch(() => undefined), bus.close().catch(() => undefined)]);
+    await store.close();
+    await server.stop();
   }
 });
 
