@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { busContract, until } from '../core/bus/contract.ts';
 import { connectNatsBus } from '../core/bus/nats.ts';
 import { BusError } from '../core/bus/port.ts';
+import { openBus } from '../core/bus/open.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
 
 let server: NatsServerHandle;
@@ -32,6 +33,13 @@ nats('the stream is created once with its subjects; a stream that does not store
   await a.jsm.streams.delete('SPECIFIC');
   await a.jsm.streams.delete('NARROW');
   await Promise.all([a.close(), b.close()]);
+});
+
+nats('openBus with a NATS URL connects to JetStream', async () => {
+  const bus = await openBus({ natsUrl: server.url, name: 'open-bus-test' });
+  assert.is(bus.kind, 'nats');
+  assert.is((await bus.publish('ledger.open.x', { ok: true })).duplicate, false);
+  await bus.close();
 });
 
 nats('no JetStream or no server: a clear error', async () => {

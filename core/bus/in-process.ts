@@ -28,7 +28,7 @@ export interface InProcessBusOptions {
   streamSubjects?: string[];
   /** How long a `msgId` is remembered. Default 2 min (JetStream's default). */
   duplicateWindowMs?: number;
-  /** Keep at most this many messages (oldest dropped). Default 1,000,000. */
+  /** Keep at most this many messages (oldest dropped). Default 100,000. */
   maxMessages?: number;
 }
 
@@ -106,7 +106,7 @@ export class InProcessBus implements Bus {
     this.streamSubjects = options.streamSubjects ?? DEFAULT_STREAM_SUBJECTS;
     for (const s of this.streamSubjects) assertPattern(s);
     this.duplicateWindowMs = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
-    this.maxMessages = options.maxMessages ?? 1_000_000;
+    this.maxMessages = options.maxMessages ?? 100_000;
   }
 
   // ---- streamed messages ----------------------------------------------------------------------------------
