@@ -8,7 +8,8 @@
  * - Every event gets the metadata of the brief: eventId (UUIDv7), occurredAt, actor, tenantId, correlationId,
  *   causationId, commandId, schema version. The store adds recordedAt and the chain hash.
  */
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from './ids.ts';
+import { isoNow } from './hash-chain.ts';
 import type { Actor } from '../schema/envelope.ts';
 import { latestVersion } from '../schema/registry.ts';
 import type { Command, Decider, DomainEvent } from './decider.ts';
@@ -131,13 +132,15 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   }
 
   private envelope(events: E[], ctx: CommandContext): NewEvent[] {
-    const occurredAt = ctx.occurredAt ?? new Date().toISOString();
-    const correlationId = ctx.correlationId ?? ctx.commandId ?? uuidv7();
-    return events.map((e) => ({
+    const occurredAt = ctx.occurredAt ?? isoNow();
+    const eventIds = events.map(() => uuidv7());
+    // A command that starts a conversation is correlated by its id, or by its first event's id.
+    const correlationId = ctx.correlationId ?? ctx.commandId ?? eventIds[0];
+    return events.map((e, i) => ({
       type: e.type,
       data: e.data,
       metadata: {
-        eventId: uuidv7(),
+        eventId: eventIds[i],
         occurredAt,
         actor: ctx.actor,
         ...(ctx.tenantId !== undefined && { tenantId: ctx.tenantId }),

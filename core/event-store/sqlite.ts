@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { EventMetadataInput, STREAM_NAME, type EventMetadata } from '../../schema/envelope.ts';
 import { needsUpcast, SchemaError, upcast, validateEvent } from '../../schema/registry.ts';
-import { canonical, chainHash, GENESIS_HASH } from '../hash-chain.ts';
+import { canonicalBody, chainHash, GENESIS_HASH, isoNow } from '../hash-chain.ts';
 import { catchUpSubscription } from './catch-up.ts';
 import {
   expectationHolds, InvalidStreamNameError, WrongExpectedRevisionError,
@@ -29,7 +29,7 @@ export interface SqliteEventStoreOptions {
   readonly?: boolean;
 }
 
-interface PreparedEvent { type: string; body: string; eventId: string; recordedAt: string }
+interface PreparedEvent { type: string; body: string; data: unknown; metadata: Omit<EventMetadata, 'hash'> }
 interface PendingAppend {
   streamId: string;
   events: PreparedEvent[];
@@ -91,7 +91,7 @@ export class SqliteEventStore implements EventStore {
     try {
       if (!STREAM_NAME.test(streamId)) throw new InvalidStreamNameError(streamId);
       if (events.length === 0) throw new Error(`append to ${streamId}: no events`);
-      const recordedAt = new Date().toISOString();
+      const recordedAt = isoNow();
       const prepared = events.map((e) => prepareEvent(e, recordedAt));
       return new Promise((resolve, reject) => {
         this.queue.push({ streamId, events: prepared, expected: options.expected ?? 'any', resolve, reject });
@@ -135,7 +135,7 @@ export class SqliteEventStore implements EventStore {
       revision += 1;
       const hash = chainHash(prevHash, req.streamId, revision, e.type, e.body);
       position = Number(this.stmt.insert.run(req.streamId, revision, e.type, e.body, hash).lastInsertRowid);
-      stored.push(decodeRow({ position, stream: req.streamId, revision, type: e.type, body: e.body, hash }));
+      stored.push({ streamId: req.streamId, revision, position, type: e.type, data: e.data, metadata: { ...e.metadata, hash } });
       prevHash = hash;
     }
     return { req, result: { nextExpectedRevision: revision, position, events: stored } };
@@ -150,18 +150,24 @@ export class SqliteEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
-    return this.readAllRows(options).map(decodeRow);
+    const rows = this.readAllRows(options);
+    const out: StoredEvent[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      out[i] = decode(r[0], r[1], r[2], r[3], r[4], r[5]);
+    }
+    return out;
   }
 
-  /** Raw rows of `$all`, for replays that verify or re-hash without decoding. */
-  readAllRows(options: ReadAllOptions = {}): Row[] {
+  /** Rows of `$all` as arrays [position, stream, revision, type, body, hash], for replays that need no decoding. */
+  readAllRows(options: ReadAllOptions = {}): [number, string, number, string, string, string][] {
     const { sql, params } = filterSql(options.filter);
     let stmt = this.readAllStatements.get(sql);
     if (!stmt) {
-      stmt = this.db.prepare(`SELECT position, stream, revision, type, body, hash FROM events WHERE position > ?${sql} ORDER BY position LIMIT ?`);
+      stmt = this.db.prepare(`SELECT position, stream, revision, type, body, hash FROM events WHERE position > ?${sql} ORDER BY position LIMIT ?`).raw(true);
       this.readAllStatements.set(sql, stmt);
     }
-    return stmt.all(options.after ?? 0, ...params, options.maxCount ?? 1000) as Row[];
+    return stmt.all(options.after ?? 0, ...params, options.maxCount ?? 1000) as [number, string, number, string, string, string][];
   }
 
   async streamRevision(streamId: string): Promise<number> {
@@ -202,20 +208,22 @@ function prepareEvent(e: NewEvent, recordedAt: string): PreparedEvent {
   const meta = EventMetadataInput.safeParse(e.metadata);
   if (!meta.success) throw new SchemaError(e.type, meta.error.issues.map((i) => `metadata.${i.path.join('.')}: ${i.message}`));
   const metadata = { ...meta.data, version, recordedAt };
-  return { type: e.type, body: canonical({ data, metadata }), eventId: metadata.eventId, recordedAt };
+  return { type: e.type, body: canonicalBody(data, metadata), data, metadata };
 }
 
-export function decodeRow(row: Row): StoredEvent {
-  const body = JSON.parse(row.body) as { data: unknown; metadata: Omit<EventMetadata, 'hash'> };
-  const metadata = body.metadata as EventMetadata;
-  metadata.hash = row.hash;
+export const decodeRow = (row: Row): StoredEvent => decode(row.position, row.stream, row.revision, row.type, row.body, row.hash);
+
+function decode(position: number, streamId: string, revision: number, type: string, bodyText: string, hash: string): StoredEvent {
+  const body = JSON.parse(bodyText) as { data: unknown; metadata: EventMetadata };
+  const metadata = body.metadata;
+  metadata.hash = hash;
   let data = body.data;
-  if (needsUpcast(row.type, metadata.version)) {
-    const up = upcast(row.type, metadata.version, data);
+  if (needsUpcast(type, metadata.version)) {
+    const up = upcast(type, metadata.version, data);
     data = up.data;
     metadata.version = up.version;
   }
-  return { streamId: row.stream, revision: row.revision, position: row.position, type: row.type, data, metadata };
+  return { streamId, revision, position, type, data, metadata };
 }
 
 /** Recomputes a stream's chain from its stored rows; names the first event that breaks it. */

@@ -1,5 +1,5 @@
 /** Helpers that build well-formed events for tests and benchmarks. */
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../ids.ts';
 import type { NewEvent } from '../event-store/port.ts';
 
 export const SYSTEM_ACTOR = { kind: 'system', id: 'test' } as const;

@@ -1,0 +1,17 @@
+/**
+ * The benchmark scenarios of `ledger bench <scenario>`. Each compares against a raw baseline measured in the same run
+ * and reports medians; none is a timed unit test.
+ */
+import type { BenchOptions, BenchResult } from './stats.ts';
+
+export interface Scenario {
+  description: string;
+  run(opts: BenchOptions): Promise<BenchResult>;
+}
+
+export const scenarios: Record<string, Scenario> = {
+  eventstore: {
+    description: 'commands/s through the decider runtime vs raw SQLite single-row transactions; group commit; replay vs raw SELECT+JSON.parse',
+    run: async (o) => (await import('./eventstore.ts')).run(o),
+  },
+};
