@@ -39,12 +39,23 @@ export interface StartNatsServerOptions {
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
+const stores = new Set<string>();
+
+function killAll(): void {
+  for (const child of live) { try { child.kill('SIGKILL'); } catch { /* already gone */ } }
+  for (const dir of stores) { try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } }
+}
+
+/** Servers die with the test process: on exit, and on SIGINT/SIGTERM/SIGHUP (then the signal does what it would
+ *  have done). A SIGKILLed test process cannot clean up; its servers then outlive it. */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) { try { child.kill('SIGKILL'); } catch { /* already gone */ } }
-  });
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    if (process.listenerCount(signal) > 0) continue; // the process handles it itself; 'exit' still cleans up
+    process.once(signal, () => { killAll(); process.kill(process.pid, signal); });
+  }
 }
 
 function natsBinary(): string {
@@ -80,6 +91,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServerHandle> {
   installExitHook();
   const storeDir = mkdtempSync(join(tmpdir(), 'ledger-nats-'));
+  stores.add(storeDir);
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
   let child: ChildProcess | null = null;
   let port = 0;
@@ -130,6 +142,7 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   }
   if (!child) {
     rmSync(storeDir, { recursive: true, force: true });
+    stores.delete(storeDir);
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
   }
 
@@ -139,7 +152,7 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
     storeDir,
     async stop() {
       await halt('SIGTERM');
-      if (!removed) { removed = true; rmSync(storeDir, { recursive: true, force: true }); }
+      if (!removed) { removed = true; rmSync(storeDir, { recursive: true, force: true }); stores.delete(storeDir); }
     },
     async kill() {
       await halt('SIGKILL');
