@@ -1,7 +1,7 @@
 /**
  * Imports every module that defines events or commands, so the registry is complete (for the catalogue generator,
- * audit tools and replays that must decode every type). A layer's definitions live in files named `events.ts` or
- * `commands.ts` (or `*.events.ts`) under layers/ and projections/.
+ * audit tools and replays that must decode every type). A layer's definitions live in files named `categories.ts`,
+ * `events.ts` or `commands.ts` (or `*.events.ts`) under layers/ and projections/.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,7 +15,7 @@ function find(dir: string, out: string[] = []): string[] {
   for (const name of names.sort()) {
     const full = join(dir, name);
     if (statSync(full).isDirectory()) find(full, out);
-    else if (/^(events|commands)\.ts$|\.events\.ts$/.test(name)) out.push(full);
+    else if (/^(categories|events|commands)\.ts$|\.events\.ts$/.test(name)) out.push(full);
   }
   return out;
 }
