@@ -3,6 +3,7 @@ import { defineCommand } from '../../../schema/registry.ts';
 import '../common/categories.ts';
 import { HostId, ImageId, Name, RContractId, RegionId, stream, XNodeId, ZoneId } from '../common/ids.ts';
 import { PartialAllocationRatiosSchema, PartialResourcesSchema, ResourcesSchema, SizeInputSchema } from '../common/quantities.ts';
+import { UtcTime } from '../common/time.ts';
 import { Area, CopySource, Fencing, HostType, ObservedState } from './events.ts';
 
 const reason = z.string().max(1000).optional();
@@ -27,11 +28,11 @@ export const StartHostMaintenance = defineCommand({ type: 'StartHostMaintenance'
 export const ReturnHostOnline = defineCommand({ type: 'ReturnHostOnline', category: 'Host', description: 'End draining or maintenance (operator).', schema: z.object({ hostId: HostId, reason }).strict() });
 export const MarkHostUnreachable = defineCommand({
   type: 'MarkHostUnreachable', category: 'Host', description: 'The health monitor missed too many heartbeats (system).',
-  schema: z.object({ hostId: HostId, missedBeats: z.number().int().min(1), lastSeenAt: z.string().optional() }).strict(),
+  schema: z.object({ hostId: HostId, missedBeats: z.number().int().min(1), lastSeenAt: UtcTime.optional() }).strict(),
 });
 export const MarkHostReachable = defineCommand({
   type: 'MarkHostReachable', category: 'Host', description: 'Heartbeats of an unreachable host resumed (system).',
-  schema: z.object({ hostId: HostId, seenAt: z.string().optional() }).strict(),
+  schema: z.object({ hostId: HostId, seenAt: UtcTime.optional() }).strict(),
 });
 export const RetireHost = defineCommand({
   type: 'RetireHost', category: 'Host', description: 'Retire a host (operator); refused while it holds live slices unless force, which releases them.',
@@ -64,7 +65,7 @@ export const FenceXNode = defineCommand({
 export const ReportXNodeObserved = defineCommand({
   type: 'ReportXNodeObserved', category: 'Host',
   description: 'The agent reports what it sees of a slice and the generation it has applied (agent). Reports of the current generation move the ledger to reality (provisioned, stopped, failed); older ones are recorded only.',
-  schema: z.object({ ...onXNode, observed: ObservedState, generation: z.number().int().min(0), observedAt: z.string().min(1).max(40), message: reason }).strict(),
+  schema: z.object({ ...onXNode, observed: ObservedState, generation: z.number().int().min(0), observedAt: UtcTime, message: reason }).strict(),
 });
 
 type D<S extends z.ZodType> = z.infer<S>;

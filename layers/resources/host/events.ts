@@ -3,6 +3,7 @@ import { defineEvent } from '../../../schema/registry.ts';
 import '../common/categories.ts';
 import { ForeignId, HostId, ImageId, LocalId, Name, RContractId, RegionId, XImageId, XNodeId, ZoneId } from '../common/ids.ts';
 import { AllocationRatiosSchema, ResourcesSchema, SizeSchema } from '../common/quantities.ts';
+import { UtcTime } from '../common/time.ts';
 import { XNODE_STATES } from './consumption.ts';
 
 export const HostType = z.enum(['VM', 'CM', 'BM']);
@@ -42,7 +43,7 @@ export const HostStatusChanged = defineEvent({
   schema: z.object({
     ...hostRef, from: HostStatus, to: HostStatus, admin: AdminStatus, reachable: z.boolean(),
     cause: z.enum(['operator', 'heartbeat']), reason: reason.optional(),
-    missedBeats: z.number().int().min(0).optional(), lastSeenAt: z.string().optional(),
+    missedBeats: z.number().int().min(0).optional(), lastSeenAt: UtcTime.optional(),
   }).strict(),
 });
 export const HostRetired = defineEvent({
@@ -106,7 +107,7 @@ export const XNodeObserved = defineEvent({
   type: 'XNodeObserved', version: 1, category: 'Host',
   description: 'What the host agent saw of a slice (recorded when it changes). drift = the agent has not (yet) brought the slice to the ledger\'s state.',
   schema: z.object({
-    ...xnodeRef, observed: ObservedState, observedGeneration: z.number().int().min(0), observedAt: z.string(),
+    ...xnodeRef, observed: ObservedState, observedGeneration: z.number().int().min(0), observedAt: UtcTime,
     drift: z.boolean(), message: reason.optional(),
   }).strict(),
 });

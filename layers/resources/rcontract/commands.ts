@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { defineCommand } from '../../../schema/registry.ts';
 import '../common/categories.ts';
 import { ForeignId, HostId, RContractId, stream, XNodeId } from '../common/ids.ts';
+import { UtcTime } from '../common/time.ts';
 import { Amounts, Holder, ItemInput } from './events.ts';
 
-const UtcTime = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/, 'a UTC ISO 8601 time ending in Z');
 const itemRef = { contractId: RContractId, index: z.number().int().min(0).max(31), sliceId: z.string().min(1).max(80) };
 
 export const OpenRContract = defineCommand({

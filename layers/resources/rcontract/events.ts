@@ -4,6 +4,7 @@ import '../common/categories.ts';
 import { ForeignId, HostId, ImageId, LocalId, NetworkId, RContractId, RegionId, XImageId, XNetworkId, XNodeId } from '../common/ids.ts';
 import { Cidr } from '../common/ipv4.ts';
 import { SizeInputSchema } from '../common/quantities.ts';
+import { UtcTime } from '../common/time.ts';
 import { Fencing } from '../host/events.ts';
 import { XImageQuota } from '../ximage/events.ts';
 
@@ -12,7 +13,6 @@ export const UNITS = ['cpuCores', 'cpuMHz', 'ramMiB', 'diskGiB', 'diskIops', 'ba
 export const Unit = z.enum(UNITS);
 export const Amounts = z.partialRecord(Unit, z.number().int().min(0).max(1_000_000_000));
 export type Amounts = z.infer<typeof Amounts>;
-const UtcTime = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/, 'a UTC ISO 8601 time ending in Z');
 
 /** An item as requested: compute (an XNode on an exact host), network (an XNetwork on an exact network), image (an XImage quota in a region). */
 export const ComputeItemInput = z.object({
