@@ -44,7 +44,12 @@ export interface DomainXmlOptions {
   consoles?: boolean;
 }
 
-export function domainXml(spec: SliceSpec, disk: DomainDisk, opts: DomainXmlOptions = {}): string {
+export interface DomainIdentity {
+  /** The UUID libvirt gave the domain: needed to redefine an existing domain. */
+  uuid?: string;
+}
+
+export function domainXml(spec: SliceSpec, disk: DomainDisk, opts: DomainXmlOptions = {}, ident: DomainIdentity = {}): string {
   const type = opts.domainType ?? 'kvm';
   const arch = opts.arch ?? 'x86_64';
   const cpuMode = opts.cpuMode ?? (type === 'kvm' ? 'host-passthrough' : undefined);
@@ -52,6 +57,7 @@ export function domainXml(spec: SliceSpec, disk: DomainDisk, opts: DomainXmlOpti
   const lines: string[] = [];
   lines.push(`<domain type='${x(type)}'>`);
   lines.push(`  <name>${x(spec.id)}</name>`);
+  if (ident.uuid) lines.push(`  <uuid>${x(ident.uuid)}</uuid>`);
   lines.push(`  <title>resource-ledger VNode ${x(spec.id)}</title>`);
   lines.push('  <metadata>');
   lines.push(`    <ledger:slice xmlns:ledger='${LEDGER_XML_NS}' id='${x(spec.id)}' kind='${spec.kind}' specHash='${specHash(spec)}'>`);
@@ -169,10 +175,14 @@ export function summarizeDomainXml(xml: string): DomainSummary {
   if (mem) sum.memoryKiB = toKiB(Number(mem[2]), attr(mem[1]!, 'unit'));
   for (const d of xml.matchAll(/<disk\b[^>]*>([\s\S]*?)<\/disk>/g)) {
     const body = d[1]!;
-    const [own, backing] = body.split(/<backingStore\b/);
-    const drv = /<driver\b[^>]*>/.exec(own!)?.[0] ?? '';
-    const src = /<source\b[^>]*>/.exec(own!)?.[0] ?? '';
-    const tgt = /<target\b[^>]*>/.exec(own!)?.[0] ?? '';
+    // The (possibly nested) backing chain sits inside the disk element: cut it out of the disk's own fields.
+    const bsStart = body.search(/<backingStore\b/);
+    const bsEnd = body.lastIndexOf('</backingStore>');
+    const own = bsStart >= 0 && bsEnd > bsStart ? body.slice(0, bsStart) + body.slice(bsEnd + '</backingStore>'.length) : body;
+    const backing = bsStart >= 0 && bsEnd > bsStart ? body.slice(bsStart, bsEnd) : undefined;
+    const drv = /<driver\b[^>]*>/.exec(own)?.[0] ?? '';
+    const src = /<source\b[^>]*>/.exec(own)?.[0] ?? '';
+    const tgt = /<target\b[^>]*>/.exec(own)?.[0] ?? '';
     const disk: DomainSummary['disks'][number] = { file: attr(src, 'file'), format: attr(drv, 'type'), target: attr(tgt, 'dev') };
     if (backing) {
       disk.backingFile = attr(/<source\b[^>]*>/.exec(backing)?.[0] ?? '', 'file');

@@ -58,7 +58,10 @@ export class LibvirtDriver implements SliceDriver {
 
   private async must(args: string[], id: string, timeoutMs?: number): Promise<VirshResult> {
     const r = await this.v(args, timeoutMs);
-    if (!r.ok) throw new DriverError('command-failed', `virsh ${args[0]} ${id}: ${firstLine(r.stderr.replace(/^error: /gm, '')) || 'failed'}`, id, r.stderr.trim());
+    if (!r.ok) {
+      const why = r.stderr.split('\n').map((l) => l.replace(/^error:\s*/, '').trim()).filter(Boolean).join(': ');
+      throw new DriverError('command-failed', `virsh ${args[0]} ${id}: ${why || 'failed'}`, id, r.stderr.trim());
+    }
     return r;
   }
 
@@ -125,7 +128,7 @@ export class LibvirtDriver implements SliceDriver {
       const md = await this.metadata(spec.id);
       if (!md) throw new DriverError('conflict', `a domain named ${spec.id} exists that the ledger did not create`, spec.id);
       if (md.specHash !== specHash(spec)) throw new DriverError('conflict', `slice ${spec.id} exists with another spec (hash ${md.specHash}, asked ${specHash(spec)})`, spec.id);
-      if (JSON.stringify(md.fencing) !== JSON.stringify(spec.fencing)) await this.define(spec, disk); // new fencing token only
+      if (JSON.stringify(md.fencing) !== JSON.stringify(spec.fencing)) await this.define(spec, disk, true); // new fencing token only
       return (await this.observe(spec.id)).state;
     }
     await mkdir(this.opts.diskDir, { recursive: true });
@@ -154,9 +157,10 @@ export class LibvirtDriver implements SliceDriver {
     return domainXml(spec, this.diskFor(spec), this.opts.xml);
   }
 
-  private async define(spec: SliceSpec, disk: DomainDisk): Promise<void> {
+  private async define(spec: SliceSpec, disk: DomainDisk, redefine = false): Promise<void> {
     const file = this.xmlPath(spec.id);
-    await writeFile(file, domainXml(spec, disk, this.opts.xml));
+    const uuid = redefine ? (await this.must(['domuuid', spec.id], spec.id)).stdout.trim() : undefined;
+    await writeFile(file, domainXml(spec, disk, this.opts.xml, { uuid }));
     await this.must(['define', file], spec.id);
   }
 
