@@ -12,12 +12,20 @@ import { CommandHandler, type CommandContext, type HandleResult } from './comman
 import type { EventStore } from './event-store/port.ts';
 import { SqliteEventStore } from './event-store/sqlite.ts';
 import { openReadModelDb, ProjectionRunner, type SqliteProjection } from '../projections/runner.ts';
+import type { Bus } from './bus/port.ts';
+import { openBus } from './bus/open.ts';
+import { startRelay, type Relay } from './relay.ts';
+import { MemoryCheckpointStore, SqliteCheckpointStore, type CheckpointStore } from './checkpoint.ts';
 
 export interface Ledger {
   config: Config;
   store: EventStore;
   readModels: Database.Database;
   projections: ProjectionRunner;
+  /** The bus (in-process, or NATS when LEDGER_NATS_URL is set), when opened with `bus: true`. */
+  bus?: Bus;
+  /** The relay feeding the bus from the log, when opened with `relay: true`. */
+  relay?: Relay;
   /** Runs a command against one stream's decider (load → decide → append, with retries and idempotency). */
   execute<S, C extends Command, E extends DomainEvent>(decider: Decider<S, C, E>, streamId: string, command: C, ctx: CommandContext): Promise<HandleResult<S>>;
   /** Current state of a stream as folded by a decider. */
@@ -32,6 +40,12 @@ export interface OpenLedgerOptions {
   /** Start projections (default true). */
   project?: boolean;
   store?: EventStore;
+  /** Open the bus of the profile (in-process, or NATS when LEDGER_NATS_URL is set). */
+  bus?: boolean;
+  /** Run the relay in this process (embedded profile): in-process bus from the head of the log; NATS from its checkpoint. */
+  relay?: boolean;
+  /** Name shown by nats-server for this process's connection. */
+  role?: string;
 }
 
 export async function openLedger(config: Config, options: OpenLedgerOptions = {}): Promise<Ledger> {
@@ -40,6 +54,19 @@ export async function openLedger(config: Config, options: OpenLedgerOptions = {}
   const readModels = openReadModelDb(join(config.dataDir, 'readmodels.sqlite'));
   const projections = new ProjectionRunner({ store, db: readModels, projections: options.projections ?? [] });
   if (options.project !== false) projections.start();
+  const bus = options.bus || options.relay ? await openBus({ natsUrl: config.LEDGER_NATS_URL, name: `ledger-${options.role ?? 'process'}` }) : undefined;
+  let relay: Relay | undefined;
+  let checkpoints: CheckpointStore | undefined;
+  if (options.relay && bus) {
+    if (bus.kind === 'in-process') {
+      // A volatile bus holds nothing from before this process: feed it live events only.
+      checkpoints = new MemoryCheckpointStore();
+      await checkpoints.save('relay', await store.headPosition());
+    } else {
+      checkpoints = new SqliteCheckpointStore(join(config.dataDir, 'checkpoints.sqlite'));
+    }
+    relay = await startRelay({ store, bus, checkpoints });
+  }
   const handlers = new Map<Decider<any, any, any>, CommandHandler<any, any, any>>();
   const handlerFor = (decider: Decider<any, any, any>) => {
     let h = handlers.get(decider);
@@ -47,11 +74,14 @@ export async function openLedger(config: Config, options: OpenLedgerOptions = {}
     return h;
   };
   return {
-    config, store, readModels, projections,
+    config, store, readModels, projections, bus, relay,
     execute: (decider, streamId, command, ctx) => handlerFor(decider).handle(streamId, command, ctx),
     load: (decider, streamId) => handlerFor(decider).state(streamId),
     async settle(timeoutMs = 10_000) { await projections.waitFor(await store.headPosition(), timeoutMs); },
     async close() {
+      await relay?.stop();
+      await checkpoints?.close();
+      await bus?.close();
       await projections.stop();
       await store.close();
       readModels.close();
