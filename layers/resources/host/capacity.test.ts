@@ -14,6 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CommandHandler, RetriesExhaustedError } from '../../../core/command-handler.ts';
 import { DomainError } from '../../../core/decider.ts';
+import { WrongExpectedRevisionError, type EventStore } from '../../../core/event-store/port.ts';
 import { SqliteEventStore } from '../../../core/event-store/sqlite.ts';
 import { add, RESOURCE_KEYS, shortfalls, sizeOf, ZERO } from '../common/quantities.ts';
 import { stream } from '../common/ids.ts';
@@ -68,7 +69,14 @@ function foldChecked(events: HostEvent[]): HostState {
 
 const dir = mkdtempSync(join(tmpdir(), 'ledger-capacity-'));
 const store = new SqliteEventStore({ path: join(dir, 'events.sqlite') });
-const handlers = Array.from({ length: 4 }, () => new CommandHandler(store, hostDecider));
+/** The real store, counting the appends it refused for a stale expected revision (the conflicts the handlers resolved). */
+let revisionConflicts = 0;
+const counted: EventStore = Object.assign(Object.create(store) as EventStore, {
+  append: async (...args: Parameters<EventStore['append']>) => {
+    try { return await store.append(...args); } catch (error) { if (error instanceof WrongExpectedRevisionError) revisionConflicts++; throw error; }
+  },
+});
+const handlers = Array.from({ length: 4 }, () => new CommandHandler(counted, hostDecider));
 const CAPACITY_MESSAGE = /^host h_cap cannot fit slice xn_\w+ \(.+\): (cpuCores|ramMiB|diskGiB|diskIops) requested \d+, free \d+ of capacity \d+/;
 
 test.after(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
@@ -100,7 +108,8 @@ test('1,000 concurrent conflicting slice commands: zero overcommit, every refusa
   const refused = outcomes.filter((o): o is { ok: false; error: DomainError } => !o.ok);
   const byCode = new Map<string, number>();
   for (const r of refused) byCode.set(r.error.code, (byCode.get(r.error.code) ?? 0) + 1);
-  console.log(`  ${accepted.length} accepted, ${refused.length} refused (${[...byCode].map(([c, n]) => `${c} ${n}`).join(', ')}), ${conflicts} conflict retries by clients, ${elapsed} ms`);
+  console.log(`  ${accepted.length} accepted, ${refused.length} refused (${[...byCode].map(([c, n]) => `${c} ${n}`).join(', ')}), ${revisionConflicts} appends refused for a stale revision and retried by the handlers, ${conflicts} retries by clients, ${elapsed} ms`);
+  assert.ok(revisionConflicts > 100, 'the commands really raced for the same stream revision');
 
   // every refusal is a business refusal with a stable code and a message naming resource, requested and free
   assert.ok(refused.length > 300, 'the host must be oversubscribed');
