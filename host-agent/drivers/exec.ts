@@ -1,7 +1,7 @@
 /**
  * Running host tools: always an executable and an argument vector (execFile / spawn), never a shell string.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { DriverError } from './port.ts';
@@ -78,4 +78,21 @@ export async function waitFor(probe: () => Promise<boolean>, timeoutMs: number, 
 /** First line of a tool's error output, for messages. */
 export function firstLine(s: string): string {
   return s.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? '';
+}
+
+/**
+ * Runs a tool whose children outlive it (`runc run -d`): no pipes, so nothing waits for the children to close
+ * them. Output goes nowhere (or to `logFd`). Resolves with the exit code.
+ */
+export function execDetached(file: string, args: readonly string[], opts: { timeoutMs?: number; logFd?: number } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const out = opts.logFd ?? 'ignore';
+    const child = spawn(file, args, { stdio: ['ignore', out, out] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(e.code === 'ENOENT' ? new DriverError('unreachable', `${file} is not installed`) : e);
+    });
+    child.once('exit', (code, signal) => { clearTimeout(timer); resolve(code ?? (signal ? 128 : 1)); });
+  });
 }

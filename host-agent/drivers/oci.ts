@@ -15,7 +15,6 @@
  * A container that is gone or exited while the ledger wanted it running is reported `failed`, never `stopped`:
  * nobody stopped it.
  */
-import { spawn } from 'node:child_process';
 import { cp, mkdir, open, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,7 +24,7 @@ import {
   type SliceSpecInput, type StopOptions,
 } from './port.ts';
 import { ANNOTATION, ociConfig } from './oci-spec.ts';
-import { execTool, firstLine, sleep, waitFor } from './exec.ts';
+import { execDetached, execTool, firstLine, sleep, waitFor } from './exec.ts';
 
 export interface OciDriverOptions {
   /** Directory for the bundles (and, by default, runc's state). */
@@ -232,14 +231,7 @@ export class OciDriver implements SliceDriver {
     const log = await open(join(dir, 'console.log'), 'a');
     const runcLog = join(dir, 'runc.log');
     try {
-      const code = await new Promise<number>((res, rej) => {
-        const child = spawn(this.runcBin, ['--root', this.runcRoot, '--log', runcLog, '--log-format', 'json', 'run', '-d', '--bundle', dir, id], {
-          stdio: ['ignore', log.fd, log.fd],
-        });
-        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        child.once('error', (e: NodeJS.ErrnoException) => { clearTimeout(timer); rej(e.code === 'ENOENT' ? new DriverError('unreachable', `${this.runcBin} is not installed`) : e); });
-        child.once('exit', (c, sig) => { clearTimeout(timer); res(c ?? (sig ? 128 : 1)); });
-      });
+      const code = await execDetached(this.runcBin, ['--root', this.runcRoot, '--log', runcLog, '--log-format', 'json', 'run', '-d', '--bundle', dir, id], { logFd: log.fd });
       if (code === 0) return { ok: true, error: '' };
       return { ok: false, error: await lastRuncError(runcLog) };
     } finally {
