@@ -92,5 +92,18 @@ test('the invariant holds under conflicting concurrent withdrawals', async () =>
   await store.close();
 });
 
+test('a refusal is never decided on a stale cache: the handler catches up before saying no', async () => {
+  const store = open();
+  const mine = new CommandHandler(store, accountDecider);
+  const other = new CommandHandler(store, accountDecider); // another process
+  await mine.handle('Account-a1', { type: 'Open', data: { owner: 'ann' } }, operator);
+  await other.handle('Account-a1', { type: 'Deposit', data: { amount: 5 } }, operator); // mine's cache still says balance 0
+  const r = await mine.handle('Account-a1', { type: 'Withdraw', data: { amount: 5 } }, operator);
+  assert.is(r.state.balance, 0);
+  try { await mine.handle('Account-a1', { type: 'Withdraw', data: { amount: 1 } }, operator); assert.unreachable(); }
+  catch (e) { assert.is((e as DomainError).code, 'INSUFFICIENT_FUNDS'); }
+  await store.close();
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();

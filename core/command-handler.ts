@@ -65,13 +65,28 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
   }
 
   async handle(streamId: string, command: C, ctx: CommandContext): Promise<HandleResult<State>> {
-    let cached = this.cache.get(streamId) ?? await this.load(streamId);
+    let cached = this.cache.get(streamId);
+    let fresh = false;
+    if (!cached) { cached = await this.load(streamId); fresh = true; }
     for (let attempt = 0; ; attempt++) {
       if (ctx.commandId !== undefined) {
         const seen = cached.commandIds.get(ctx.commandId);
         if (seen) return this.repeated(streamId, cached, seen);
       }
-      const decided = this.decider.decide(command, cached.state); // throws DomainError
+      let decided: E[];
+      try {
+        decided = this.decider.decide(command, cached.state);
+      } catch (error) {
+        // A refusal decided on a cached state may be stale (another process freed what was missing):
+        // catch up once and decide again before saying no.
+        if (fresh) throw error;
+        const before = cached.revision;
+        cached = await this.load(streamId, cached);
+        fresh = true;
+        if (cached.revision === before) throw error;
+        attempt--;
+        continue;
+      }
       if (decided.length === 0) return { state: cached.state, events: [], revision: cached.revision, position: 0, duplicate: false };
       try {
         const result = await this.store.append(streamId, this.envelope(decided, ctx), {
@@ -87,6 +102,7 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
         if (attempt >= this.maxRetries) throw new RetriesExhaustedError(streamId, attempt + 1);
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt));
         cached = await this.load(streamId, cached);
+        fresh = true;
       }
     }
   }
