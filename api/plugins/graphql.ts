@@ -1,0 +1,118 @@
+/**
+ * The GraphQL endpoint (mercurius): schema and resolvers assembled from the modules, query limits, the error
+ * formatter, GraphQL metrics, GraphiQL (development only) and subscriptions over WebSocket through the PubSub port.
+ * Registered inside the API scope, after the auth and rate-limit plugins (fastify-plugin, so its routes share their hooks).
+ */
+import fp from 'fastify-plugin';
+import mercurius from 'mercurius';
+import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import type { Ledger } from '../../core/ledger.ts';
+import { bearerToken, type Principal, type TokenVerifier } from '../auth/tokens.ts';
+import type { ApiContext } from '../graphql/context.ts';
+import { createErrorFormatter, safeGraphQLError } from '../graphql/errors.ts';
+import { limitRules, validateDocument, type QueryLimits } from '../graphql/hardening.ts';
+import type { CursorCodec } from '../graphql/relay.ts';
+import type { AssembledApi } from '../graphql/schema.ts';
+import { mercuriusPubSub } from '../pubsub/mercurius.ts';
+import type { PubSub } from '../pubsub/port.ts';
+import type { ApiMetrics } from './metrics.ts';
+
+export interface GraphQLPluginOptions {
+  ledger: Ledger;
+  api: AssembledApi;
+  verifier: TokenVerifier;
+  cursors: CursorCodec;
+  pubsub: PubSub;
+  metrics: ApiMetrics;
+  limits: QueryLimits;
+  production: boolean;
+  graphiql: boolean;
+  path: string;
+  /** graphql-jit: compile a query after it was seen this many times (0: off). */
+  jit: number;
+  /** How long a mutation waits for the read models before answering (read-your-writes). */
+  settleTimeoutMs: number;
+}
+
+const kOp = Symbol('ledger.graphqlOperation');
+type OpRecord = { type: string; name: string; started: bigint };
+
+/** Subscription start errors skip the error formatter in mercurius: make them safe here. */
+function guardSubscriptions(resolvers: Record<string, any>): Record<string, any> {
+  const subs = resolvers.Subscription as Record<string, { subscribe: (...args: any[]) => unknown; resolve?: unknown }> | undefined;
+  if (!subs) return resolvers;
+  const guarded: Record<string, unknown> = {};
+  for (const [field, def] of Object.entries(subs)) {
+    guarded[field] = {
+      ...def,
+      subscribe: async (root: unknown, args: unknown, ctx: ApiContext, info: unknown) => {
+        try { return await def.subscribe(root, args, ctx, info); } catch (error) { throw safeGraphQLError(error, ctx.log, ctx.correlationId); }
+      },
+    };
+  }
+  return { ...resolvers, Subscription: guarded };
+}
+
+function operationOf(document: DocumentNode): OperationDefinitionNode | undefined {
+  return document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+}
+
+export const graphqlPlugin = fp<GraphQLPluginOptions>(async (app, o) => {
+  const { ledger, api, metrics } = o;
+  const settle = async (position: number) => {
+    if (!(position > 0)) return;
+    try { await ledger.projections.waitFor(position, o.settleTimeoutMs); } catch (error) {
+      app.log.warn({ err: error, position }, 'read models did not catch up in time; answering with what they hold');
+    }
+  };
+  const shared = { ledger, cursors: o.cursors, nodes: api.nodeTypes, settle };
+  const contextOf = (request: { principal: Principal | null; id: string; log: ApiContext['log'] }) =>
+    ({ ...shared, principal: request.principal ?? null, correlationId: request.id, log: request.log });
+
+  await app.register(mercurius, {
+    schema: api.typeDefs,
+    resolvers: guardSubscriptions(api.resolvers as Record<string, any>) as any,
+    path: o.path,
+    graphiql: o.graphiql,
+    allowBatchedQueries: false,
+    jit: o.jit,
+    validationRules: limitRules(o.limits),
+    graphql: { parseOptions: { maxTokens: o.limits.maxTokens } },
+    errorFormatter: createErrorFormatter({ production: o.production, onError: (code) => metrics.graphqlErrors.inc({ code }) }) as any,
+    context: (request) => contextOf(request),
+    subscription: {
+      pubsub: mercuriusPubSub(o.pubsub, {
+        onSubscribe: () => metrics.subscriptions.inc(),
+        onUnsubscribe: () => metrics.subscriptions.dec(),
+        onDrop: (topic) => app.log.warn({ topic }, 'a subscriber is not reading; dropped a change message'),
+      }) as any,
+      context: (_socket, request) => contextOf(request),
+      // The token may come in the connection_init payload: { authorization: "Bearer <token>" } (or { token }).
+      onConnect: async ({ payload }) => {
+        const p = (payload ?? {}) as Record<string, any>;
+        const raw = p.authorization ?? p.Authorization ?? p.headers?.authorization ?? p.headers?.Authorization ?? p.token;
+        if (raw === undefined || raw === null) return true; // maybe authenticated by the upgrade's header
+        const token = typeof raw === 'string' ? (bearerToken(raw) ?? (/^[A-Za-z0-9_\-.]+$/.test(raw) ? raw : null)) : null;
+        if (!token) return false;
+        try { return { principal: await o.verifier.verify(token) }; } catch { return false; }
+      },
+    },
+  });
+
+  // mercurius does not validate subscription documents: apply the spec rules and our limits here.
+  app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
+    const errors = validateDocument(schema, document, o.limits);
+    if (errors.length) throw new GraphQLError(errors.map((e) => e.message).join('; '));
+  });
+
+  app.graphql.addHook('preExecution', async (_schema, document, context) => {
+    const op = operationOf(document);
+    (context as any)[kOp] = { type: op?.operation ?? 'unknown', name: metrics.operationLabel(op?.name?.value), started: process.hrtime.bigint() } satisfies OpRecord;
+  });
+  app.graphql.addHook('onResolution', async (execution, context) => {
+    const op = (context as any)[kOp] as OpRecord | undefined;
+    if (!op) return;
+    metrics.graphqlOperations.inc({ type: op.type, name: op.name, outcome: execution.errors?.length ? 'error' : 'ok' });
+    metrics.graphqlDuration.observe({ type: op.type }, Number(process.hrtime.bigint() - op.started) / 1e9);
+  });
+}, { name: 'ledger-graphql' });

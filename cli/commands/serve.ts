@@ -1,0 +1,75 @@
+/**
+ * `ledger serve`: the API server on the embedded defaults (data under ./data, 127.0.0.1:4000), with the read models
+ * the GraphQL modules need. GraphQL at /graphql (WebSocket subscriptions on the same path), GET /healthz, /readyz,
+ * /metrics. SIGINT/SIGTERM: stop accepting, finish requests in flight, close subscriptions, projections and store.
+ */
+import { Option, type Command } from 'commander';
+import type { AddressInfo } from 'node:net';
+import { loadApiConfig } from '../../api/config.ts';
+import { discoverModules } from '../../api/graphql/schema.ts';
+import { buildServer, GRAPHQL_PATH, projectionsOf } from '../../api/server.ts';
+import { loadConfig } from '../../core/config.ts';
+import { openLedger } from '../../core/ledger.ts';
+import { withDataDir } from '../options.ts';
+
+export function register(program: Command): void {
+  const cmd = program.command('serve')
+    .description('Serve the GraphQL API (and /healthz, /readyz, /metrics) on the embedded profile until SIGINT/SIGTERM')
+    .addOption(new Option('--port <n>', 'port to listen on (env LEDGER_PORT, default 4000; 0 picks a free one)'))
+    .addOption(new Option('--host <address>', 'address to listen on (env LEDGER_HOST, default 127.0.0.1)'))
+    .addOption(new Option('--mode <mode>', 'development (GraphiQL, introspection) or production (env LEDGER_MODE)').choices(['development', 'production']));
+  withDataDir(cmd);
+  cmd.addHelpText('after', `
+Environment: LEDGER_DATA_DIR, LEDGER_PORT, LEDGER_HOST, LEDGER_MODE, LEDGER_LOG_LEVEL, LEDGER_TOKEN_SECRET (else
+<data>/token.key), LEDGER_API_RATE_LIMIT (requests/minute per token, 0: off; default 1200), LEDGER_API_BODY_LIMIT
+(bytes, default 65536), LEDGER_API_READY_MAX_LAG (events, default 1000).
+Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Authorization: Bearer <token>".`);
+
+  cmd.action(async (opts: { port?: string; host?: string; mode?: string; data?: string }) => {
+    const config = loadConfig(process.env, { LEDGER_DATA_DIR: opts.data, LEDGER_PORT: opts.port, LEDGER_HOST: opts.host, LEDGER_MODE: opts.mode });
+    const apiConfig = loadApiConfig();
+    const modules = await discoverModules();
+    const ledger = await openLedger(config, { projections: projectionsOf(modules) });
+    let app;
+    try {
+      app = await buildServer(ledger, {
+        modules,
+        bodyLimit: apiConfig.LEDGER_API_BODY_LIMIT,
+        rateLimit: apiConfig.LEDGER_API_RATE_LIMIT === 0 ? false : { max: apiConfig.LEDGER_API_RATE_LIMIT, timeWindowMs: 60_000 },
+        readyMaxLag: apiConfig.LEDGER_API_READY_MAX_LAG,
+      });
+      await app.listen({ port: config.LEDGER_PORT, host: config.LEDGER_HOST });
+    } catch (error) {
+      await app?.close().catch(() => {});
+      await ledger.close();
+      throw error;
+    }
+    const address = app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const base = `http://${host}:${address.port}`;
+    process.stdout.write(`GraphQL: ${base}${GRAPHQL_PATH}\n`);
+    process.stderr.write(`ledger serve: ${config.LEDGER_MODE} mode, data in ${config.dataDir}; `
+      + `GraphQL ${base}${GRAPHQL_PATH} (ws on the same path)${config.LEDGER_MODE === 'development' ? `, GraphiQL ${base}/graphiql` : ''}, `
+      + `probes ${base}/healthz ${base}/readyz ${base}/metrics\n`);
+
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) { process.stderr.write(`ledger serve: ${signal} again, exiting now\n`); process.exit(130); }
+      stopping = true;
+      app.log.info({ signal }, 'shutting down: finishing requests in flight');
+      const force = setTimeout(() => { app.log.error('shutdown took longer than 10 s; exiting'); process.exit(1); }, 10_000);
+      try {
+        await app.close();
+        await ledger.close();
+      } catch (error) {
+        app.log.error({ err: error }, 'error during shutdown');
+        process.exitCode = 1;
+      }
+      clearTimeout(force);
+      app.log.info('stopped');
+      process.exit(process.exitCode ?? 0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { defineCommand } from '../../../schema/registry.ts';
+import '../categories.ts';
+import { Name, Reason, UserId } from '../ids.ts';
+
+export const CreateUser = defineCommand({
+  type: 'CreateUser', category: 'User', description: 'Create a user (operator only).',
+  schema: z.object({ userId: UserId, name: Name }).strict(),
+});
+export const RenameUser = defineCommand({
+  type: 'RenameUser', category: 'User', description: 'Rename a user (operator only).',
+  schema: z.object({ userId: UserId, name: Name }).strict(),
+});
+export const SuspendUser = defineCommand({
+  type: 'SuspendUser', category: 'User', description: 'Suspend a user (operator only): the user keeps read access and can change nothing.',
+  schema: z.object({ userId: UserId, reason: Reason.optional() }).strict(),
+});
+export const ReactivateUser = defineCommand({
+  type: 'ReactivateUser', category: 'User', description: 'Reactivate a suspended user (operator only).',
+  schema: z.object({ userId: UserId }).strict(),
+});
+
+export type UserCommand =
+  | { type: 'CreateUser'; data: z.infer<typeof CreateUser> }
+  | { type: 'RenameUser'; data: z.infer<typeof RenameUser> }
+  | { type: 'SuspendUser'; data: z.infer<typeof SuspendUser> }
+  | { type: 'ReactivateUser'; data: z.infer<typeof ReactivateUser> };
+
+export const userCommandSchemas = { CreateUser, RenameUser, SuspendUser, ReactivateUser } as const;
