@@ -24,7 +24,8 @@ export interface IpmiEndpoint {
   password: string;
   /** RMCP+ cipher suite (default 3: HMAC-SHA1 / HMAC-SHA1-96 / AES-CBC-128, which every BMC offers). */
   cipherSuite?: number;
-  /** Per-request timeout in seconds handed to ipmitool (default 2) and retries (default 2). */
+  /** Per-request timeout in seconds handed to ipmitool (default 2) and retries (default 2, at least 1: ipmitool
+   *  takes 0 as "its default", 20 s against a silent BMC). A silent BMC costs about 10 s with the defaults. */
   timeoutSec?: number;
   retries?: number;
   /** ipmitool executable (default `ipmitool`). */
@@ -39,7 +40,7 @@ function baseArgs(ep: IpmiEndpoint): string[] {
   if (!/^[\x21-\x7e]{1,16}$/.test(ep.user)) throw new DriverError('invalid-spec', 'IPMI user names are 1–16 printable characters');
   return [
     '-I', 'lanplus', '-H', ep.host, '-p', String(ep.port ?? 623), '-U', ep.user, '-E',
-    '-C', String(ep.cipherSuite ?? 3), '-N', String(ep.timeoutSec ?? 2), '-R', String(ep.retries ?? 2),
+    '-C', String(ep.cipherSuite ?? 3), '-N', String(ep.timeoutSec ?? 2), '-R', String(Math.max(1, ep.retries ?? 2)),
   ];
 }
 
