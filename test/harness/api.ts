@@ -14,7 +14,8 @@ import { buildServer, projectionsOf, type ApiOptions } from '../../api/server.ts
 import { loadConfig } from '../../core/config.ts';
 import { openLedger, type Ledger } from '../../core/ledger.ts';
 
-export interface GqlResponse<T = any> { status: number; body: { data?: T; errors?: { message: string; extensions?: Record<string, unknown>; path?: unknown[] }[] } & Record<string, any>; headers: Headers; text: string }
+/** body is the parsed JSON answer (`{ data, errors }`), loosely typed for tests. */
+export interface GqlResponse<T = any> { status: number; body: { data: T; errors: any[] } & Record<string, any>; headers: Headers; text: string }
 
 export interface ApiHarness {
   dir: string;
