@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir, cp } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OciDriver } from '../host-agent/drivers/oci.ts';
+import { benchOciStarts } from '../host-agent/drivers/oci-bench.ts';
 import { ociConfig, limitsFor } from '../host-agent/drivers/oci-spec.ts';
 import { makeBusyboxRootfs, findBusybox } from '../host-agent/drivers/busybox-rootfs.ts';
 import { execDetached, execTool, which, waitFor } from '../host-agent/drivers/exec.ts';
@@ -231,6 +232,17 @@ if (!skip) {
     assert.is(await d.destroy('c_1'), 'absent');
     assert.is(await stat(d.bundleDir('c_1')).then(() => true, () => false), false);
     assert.equal(await d.list(), []);
+  });
+
+  test('oci-bench: N containers through the driver and N raw `runc run -d`, both timed, all removed after', async () => {
+    const r = await benchOciStarts({ n: 2, image, workDir: join(dir, 'bench') });
+    assert.is(r.n, 2);
+    assert.ok(r.driver.startMs > 0 && r.raw.startMs > 0);
+    assert.ok(Number.isFinite(r.ratioToRaw) && r.ratioToRaw > 0);
+    assert.match(r.runcVersion, /runc/);
+    const left = await execTool('runc', ['--root', join(dir, 'bench', 'raw', 'runc'), 'list', '-q']);
+    assert.is(left.stdout.trim(), '');
+    assert.not.match(await readFile('/proc/self/mountinfo', 'utf8'), /ledger-oci-test-[^ ]*\/bench\//);
   });
 
   test('a copied image tree with symlinks works as a rootfs source too', async () => {

@@ -160,7 +160,8 @@ export class OciDriver implements SliceDriver {
     if (!rec.overlay) return;
     const dir = this.bundleDir(id);
     const rootfs = join(dir, 'rootfs');
-    if (await this.mountedAt(rootfs)) return;
+    // Cheap check first: the mount point is an empty directory unless the overlay is mounted on it.
+    if ((await readdir(rootfs).catch(() => [])).length > 0 || await this.mountedAt(rootfs)) return;
     const lower = rec.spec.image!.path;
     const r = await execTool('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, rootfs]);
     if (r.code !== 0) throw new DriverError('command-failed', `overlay mount of ${lower} for ${id} failed: ${firstLine(r.stderr)}`, id);

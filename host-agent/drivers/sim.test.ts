@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimDriver } from './sim.ts';
+import { createDriver } from './index.ts';
 import { DriverError, parseSliceSpec, specHash, type SliceSpecInput } from './port.ts';
 
 const spec = (id: string, extra: Partial<SliceSpecInput> = {}): SliceSpecInput => ({
@@ -214,6 +215,19 @@ test('SliceSpec validation names each wrong field; spec hash ignores the fencing
   assert.is(specHash(a), specHash(b));
   assert.is.not(specHash(a), specHash(parseSliceSpec(spec('h_1', { ramMiB: 2048 }))));
   assert.is(a.image!.boot, 'overlay', 'template boot is the default');
+});
+
+test('createDriver builds the configured driver and names each wrong field', async () => {
+  const d = createDriver({ driver: 'sim', hostId: 'demo_1', latencyMs: { start: 1 } });
+  assert.is(d.kind, 'sim');
+  assert.is(d.simulated, true);
+  assert.is(await d.create(spec('f_1')), 'stopped');
+  assert.is(createDriver({ driver: 'oci', stateDir: '/var/lib/ledger/oci' }).kind, 'oci');
+  assert.is(createDriver({ driver: 'libvirt', uri: 'qemu:///system', diskDir: '/var/lib/ledger/disks' }).kind, 'libvirt');
+  assert.is(createDriver({ driver: 'ipmi', bmc: { host: '10.0.0.5', user: 'admin', password: 'x' }, stateFile: '/var/lib/ledger/bnode.json' }).simulated, false);
+  assert.throws(() => createDriver({ driver: 'oci', stateDir: 'relative' }), /stateDir: must be an absolute path/);
+  assert.throws(() => createDriver({ driver: 'kvm' }), /invalid driver configuration/);
+  assert.throws(() => createDriver({ driver: 'sim', failureRate: 3 }), /failureRate/);
 });
 
 test.run();
