@@ -50,7 +50,10 @@ export const DriverConfig = z.discriminatedUnion('driver', [
     driver: z.literal('sim'),
     hostId: z.string().regex(/^[A-Za-z0-9_]{1,64}$/).optional(),
     persistFile: absPath.optional(),
-    latencyMs: z.union([latency, z.record(z.enum(['create', 'start', 'stop', 'hibernate', 'resume', 'destroy']), latency)]).optional(),
+    latencyMs: z.union([latency, z.strictObject({
+      create: latency.optional(), start: latency.optional(), stop: latency.optional(),
+      hibernate: latency.optional(), resume: latency.optional(), destroy: latency.optional(),
+    })]).optional(),
     failureRate: z.number().min(0).max(1).optional(),
     seed: z.number().int().optional(),
     capacity: z.object({ cpuCores: z.number().int().positive(), ramMiB: z.number().int().positive(), diskGiB: z.number().int().positive() }).optional(),
