@@ -43,6 +43,29 @@ interface Observation {
 
 const NOT_FOUND = /failed to get domain|domain not found|no domain with matching/i;
 
+/**
+ * Maps virsh's words for a domain (`running (booted)`, `shut off (saved)`, `crashed (panicked)`, or the `saved`
+ * of `list --managed-save`) and whether it holds a managed save image to an observed state. A paused domain still
+ * holds its CPU and RAM, so it reads running (the words stay in the detail).
+ */
+export function mapVirshState(detail: string, managedSave: boolean): ObservedState {
+  const base = detail.replace(/\s*\(.*\)\s*$/, '').trim();
+  const reason = /\(([^)]*)\)/.exec(detail)?.[1] ?? '';
+  switch (base) {
+    case 'running': case 'idle': case 'blocked': case 'in shutdown': case 'paused':
+      return 'running';
+    case 'crashed':
+      return 'failed';
+    case 'pmsuspended': case 'saved':
+      return 'hibernated';
+    case 'shut off':
+      if (managedSave) return 'hibernated';
+      return reason === 'crashed' || reason === 'failed' ? 'failed' : 'stopped';
+    default:
+      return 'failed';
+  }
+}
+
 export class LibvirtDriver implements SliceDriver {
   readonly kind = 'libvirt' as const;
   readonly simulated = false;
@@ -87,26 +110,9 @@ export class LibvirtDriver implements SliceDriver {
     return { state: await this.mapState(id, detail), detail };
   }
 
-  /** Maps virsh's words (`running (booted)`, `shut off (saved)`, …) to an observed state. */
   private async mapState(id: string, detail: string): Promise<ObservedState> {
     const base = detail.replace(/\s*\(.*\)\s*$/, '').trim();
-    const reason = /\(([^)]*)\)/.exec(detail)?.[1] ?? '';
-    switch (base) {
-      case 'running': case 'idle': case 'blocked': case 'in shutdown': case 'paused':
-        return 'running';
-      case 'crashed':
-        return 'failed';
-      case 'pmsuspended':
-        return 'hibernated';
-      case 'saved':
-        return 'hibernated';
-      case 'shut off': {
-        if (await this.hasManagedSave(id)) return 'hibernated';
-        return reason === 'crashed' || reason === 'failed' ? 'failed' : 'stopped';
-      }
-      default:
-        return 'failed';
-    }
+    return mapVirshState(detail, base === 'shut off' ? await this.hasManagedSave(id) : false);
   }
 
   private async hasManagedSave(id: string): Promise<boolean> {
