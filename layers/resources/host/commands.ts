@@ -4,7 +4,7 @@ import '../common/categories.ts';
 import { HostId, ImageId, Name, RContractId, RegionId, stream, XNodeId, ZoneId } from '../common/ids.ts';
 import { PartialAllocationRatiosSchema, PartialResourcesSchema, ResourcesSchema, SizeInputSchema } from '../common/quantities.ts';
 import { UtcTime } from '../common/time.ts';
-import { Area, CopySource, Fencing, HostType, ObservedState } from './events.ts';
+import { Area, CopySource, Fencing, HostType, ObservedState, PowerOffMethod } from './events.ts';
 
 const reason = z.string().max(1000).optional();
 /** The fencing epoch a component-layer command acts under; refused when an newer epoch of the slice's replica was seen. */
@@ -33,6 +33,11 @@ export const MarkHostUnreachable = defineCommand({
 export const MarkHostReachable = defineCommand({
   type: 'MarkHostReachable', category: 'Host', description: 'Heartbeats of an unreachable host resumed (system).',
   schema: z.object({ hostId: HostId, seenAt: UtcTime.optional() }).strict(),
+});
+export const ConfirmHostPoweredOff = defineCommand({
+  type: 'ConfirmHostPoweredOff', category: 'Host',
+  description: 'Record that the host was powered off out of band (IPMI, PDU, operator): HA replicas on it may be replaced at once (operator or fencing agent). Marks the host unreachable when it was not already.',
+  schema: z.object({ hostId: HostId, method: PowerOffMethod, confirmedAt: UtcTime, reason }).strict(),
 });
 export const RetireHost = defineCommand({
   type: 'RetireHost', category: 'Host', description: 'Retire a host (operator); refused while it holds live slices unless force, which releases them.',
@@ -78,6 +83,7 @@ export type HostCommand =
   | { type: 'MarkHostUnreachable'; data: D<typeof MarkHostUnreachable> }
   | { type: 'MarkHostReachable'; data: D<typeof MarkHostReachable> }
   | { type: 'RetireHost'; data: D<typeof RetireHost> }
+  | { type: 'ConfirmHostPoweredOff'; data: D<typeof ConfirmHostPoweredOff> }
   | { type: 'SliceXNode'; data: D<typeof SliceXNode> }
   | { type: 'ResizeXNode'; data: D<typeof ResizeXNode> }
   | { type: 'CopyXNodeFrom'; data: D<typeof CopyXNodeFrom> }
@@ -91,7 +97,7 @@ export type HostCommand =
   | { type: 'ReportXNodeObserved'; data: D<typeof ReportXNodeObserved> };
 
 export const hostCommandSchemas = {
-  RegisterHost, AdjustHostCapacity, DrainHost, StartHostMaintenance, ReturnHostOnline, MarkHostUnreachable, MarkHostReachable, RetireHost,
+  RegisterHost, AdjustHostCapacity, DrainHost, StartHostMaintenance, ReturnHostOnline, MarkHostUnreachable, MarkHostReachable, RetireHost, ConfirmHostPoweredOff,
   SliceXNode, ResizeXNode, CopyXNodeFrom, ReportXNodeCopy, PowerOnXNode, PowerOffXNode, HibernateXNode, ActivateXNode, ReleaseXNode,
   FenceXNode, ReportXNodeObserved,
 } as const;

@@ -60,6 +60,8 @@ export interface HostState {
   readonly slices: Readonly<Record<string, XNodeSlice>>;
   /** Highest fencing epoch seen per `componentId/replica`. */
   readonly epochs: Readonly<Record<string, number>>;
+  /** When the host was confirmed powered off out of band (cleared when its heartbeats resume). */
+  readonly poweredOffAt?: string;
 }
 
 export const hostStatus = (s: Pick<HostState, 'retired' | 'reachable' | 'admin'>): HostStatus =>
@@ -87,8 +89,15 @@ function evolve(state: HostState, event: HostEvent): HostState {
     }
     case 'HostCapacityAdjusted':
       return { ...state, resources: event.data.resources, reserved: event.data.reserved, allocationRatios: event.data.allocationRatios, capacity: event.data.capacity };
-    case 'HostStatusChanged':
+    case 'HostStatusChanged': {
+      if (event.data.reachable && state.poweredOffAt !== undefined) {
+        const { poweredOffAt: _gone, ...rest } = state;
+        return { ...rest, admin: event.data.admin, reachable: true };
+      }
       return { ...state, admin: event.data.admin, reachable: event.data.reachable };
+    }
+    case 'HostPoweredOff':
+      return { ...state, reachable: false, poweredOffAt: event.data.confirmedAt };
     case 'HostRetired':
       return { ...state, retired: true };
     case 'XNodeSliced': {
@@ -295,6 +304,19 @@ function decide(command: HostCommand, state: HostState): HostEvent[] {
       notRetired(state);
       if (state.reachable) return [];
       return [statusEvent(state, { admin: state.admin, reachable: true }, 'heartbeat', { lastSeenAt: command.data.seenAt })];
+    }
+    case 'ConfirmHostPoweredOff': {
+      notRetired(state);
+      const d = command.data;
+      if (state.poweredOffAt !== undefined) return []; // already known to be off
+      if (state.reachable) {
+        out.emit(statusEvent(state, { admin: state.admin, reachable: false }, 'operator', { reason: d.reason ?? `powered off out of band (${d.method})` }));
+      }
+      out.emit({
+        type: 'HostPoweredOff',
+        data: { hostId: state.hostId, zoneId: state.zoneId, regionId: state.regionId, method: d.method, confirmedAt: d.confirmedAt, ...(d.reason !== undefined && { reason: d.reason }) },
+      });
+      return out.events;
     }
     case 'RetireHost': {
       if (state.retired) return [];

@@ -52,6 +52,13 @@ export const HostRetired = defineEvent({
   schema: z.object({ ...hostRef, from: HostStatus, forced: z.boolean(), releasedXNodeIds: z.array(XNodeId), reason: reason.optional() }).strict(),
 });
 
+export const PowerOffMethod = z.enum(['ipmi', 'pdu', 'manual']);
+export const HostPoweredOff = defineEvent({
+  type: 'HostPoweredOff', version: 1, category: 'Host',
+  description: 'The host was confirmed powered off out of band (IPMI chassis power off, a PDU outlet switched off, or an operator at the rack): nothing on it runs any more, so HA replicas it held may be replaced at once instead of waiting for their lease to expire. The host is unreachable from then on (until its heartbeats resume).',
+  schema: z.object({ ...hostRef, method: PowerOffMethod, confirmedAt: UtcTime, reason: reason.optional() }).strict(),
+});
+
 /** Every XNode event carries where the slice is, what it is, its size and its state after the event. */
 const xnodeRef = {
   ...hostRef,
@@ -119,6 +126,7 @@ export type HostEvent =
   | { type: 'HostCapacityAdjusted'; data: D<typeof HostCapacityAdjusted> }
   | { type: 'HostStatusChanged'; data: D<typeof HostStatusChanged> }
   | { type: 'HostRetired'; data: D<typeof HostRetired> }
+  | { type: 'HostPoweredOff'; data: D<typeof HostPoweredOff> }
   | { type: 'XNodeSliced'; data: D<typeof XNodeSliced> }
   | { type: 'XNodeProvisioned' | 'XNodePoweredOn' | 'XNodePoweredOff' | 'XNodeHibernated' | 'XNodeActivated' | 'XNodeFailed' | 'XNodeReleased'; data: XNodeTransitionData }
   | { type: 'XNodeFenced'; data: D<typeof XNodeFenced> }
