@@ -7,9 +7,12 @@ have nats-server  || need+=(nats-server)
 have redis-server || need+=(redis-server)
 have runc         || need+=(runc)
 have virsh        || need+=(libvirt-clients)
-[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 have ipmi_sim     || need+=(openipmi)
 have ipmitool     || need+=(ipmitool)
+# Extra checks of the libvirt driver: qcow2 images (qemu-img) and libvirt's domain schema (virt-xml-validate uses xmllint).
+have qemu-img     || need+=(qemu-utils)
+have xmllint      || need+=(libxml2-utils)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "missing test dependencies (${need[*]}); run as root or install them: apt-get install ${need[*]}" >&2
