@@ -20,6 +20,10 @@ export const ConfigSchema = z.object({
   LEDGER_REDIS_URL: url(['redis', 'rediss']).optional(),
   /** Secret for signing API tokens; by default a key file is created in the data directory. */
   LEDGER_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** How often host agents send heartbeats (ms); the health monitor judges hosts in these intervals. */
+  LEDGER_HEARTBEAT_INTERVAL_MS: z.coerce.number().int('must be a whole number of milliseconds').min(100, 'must be at least 100 ms').max(3_600_000, 'must be at most 3600000 ms (1 h)').default(2000),
+  /** Whole heartbeat intervals without a beat before a host is marked unreachable. */
+  LEDGER_HEARTBEAT_MISSES: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(3),
 });
 export type Config = z.infer<typeof ConfigSchema> & { dataDir: string };
 

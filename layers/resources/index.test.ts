@@ -26,7 +26,7 @@ test('bad input is refused naming every wrong field, before any decider runs', (
 
 test('the registry knows every Resources category, event and command (the catalogue is generated from it)', () => {
   const cats = categoryDefinitions().filter((c) => c.layer === 'resources').map((c) => c.name).sort();
-  assert.equal(cats, ['Host', 'Image', 'Names', 'Network', 'RContract', 'Region', 'XImage', 'XNetwork', 'Zone']);
+  assert.equal(cats, ['Host', 'Image', 'Move', 'Names', 'Network', 'RContract', 'Region', 'XImage', 'XNetwork', 'Zone']);
   const events = eventDefinitions().filter((e) => cats.includes(e.category));
   assert.ok(events.length >= 60, String(events.length));
   assert.ok(events.every((e) => e.description.length > 10));

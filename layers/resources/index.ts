@@ -27,6 +27,8 @@ import { xnetworkCommandSchemas } from './xnetwork/commands.ts';
 import { xnetworkDecider } from './xnetwork/decider.ts';
 import { zoneCommandSchemas } from './zone/commands.ts';
 import { zoneDecider } from './zone/decider.ts';
+import { moveCommandSchemas } from './move/commands.ts';
+import { moveDecider } from './move/decider.ts';
 
 export { regionDecider, regionAcceptsChildren } from './region/decider.ts';
 export { zoneDecider, zoneAcceptsChildren } from './zone/decider.ts';
@@ -43,10 +45,11 @@ export { reactRContract, RCONTRACT_PROCESS_EVENTS } from './process/open-rcontra
 export { startMove, reactMove, foldMove, isFinished, MOVE_EVENTS } from './process/move-xnode.ts';
 export { rejected, type OutgoingCommand, type ProcessEvent, type CommandRejected } from './process/types.ts';
 export { stream, deriveId, deriveCommandId, ID_PREFIX } from './common/ids.ts';
+export { moveDecider, type MoveAggregate } from './move/decider.ts';
 
 export const resourceDeciders: Record<string, Decider<any, any, any>> = {
   Region: regionDecider, Zone: zoneDecider, Names: namesDecider, Host: hostDecider, Network: networkDecider,
-  XNetwork: xnetworkDecider, Image: imageDecider, XImage: ximageDecider, RContract: rcontractDecider,
+  XNetwork: xnetworkDecider, Image: imageDecider, XImage: ximageDecider, RContract: rcontractDecider, Move: moveDecider,
 };
 
 type Route = { category: string; schema: import('zod').ZodType; streamOf: (data: any) => string };
@@ -63,6 +66,7 @@ add('XNetwork', xnetworkCommandSchemas, (d) => stream.xnetwork(d.xnetworkId));
 add('Image', imageCommandSchemas, (d) => stream.image(d.imageId));
 add('XImage', ximageCommandSchemas, (d) => stream.ximage(d.ximageId));
 add('RContract', rcontractCommandSchemas, (d) => stream.rcontract(d.contractId));
+add('Move', moveCommandSchemas, (d) => stream.move(d.moveId));
 
 export const RESOURCE_COMMAND_TYPES = Object.keys(routes);
 

@@ -10,3 +10,4 @@ defineCategory('XNetwork', 'resources', 'A virtual network (subnet with DNS, rou
 defineCategory('Image', 'resources', 'An OS image or a host (PXE) image with its checkpoints and branches.');
 defineCategory('XImage', 'resources', 'A quota of checkpoints (count and total size) in the image store, held by a contract.');
 defineCategory('RContract', 'resources', 'A lease of exact slices (compute, network, image): reserved vs. actual usage.');
+defineCategory('Move', 'resources', 'A move or copy of an XNode to another host (across zones or regions): the request and the progress of its process.');

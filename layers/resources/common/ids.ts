@@ -16,6 +16,7 @@ export const ID_PREFIX = {
   xnetwork: 'xnet_',
   ximage: 'xi_',
   rcontract: 'rc_',
+  move: 'mv_',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 
@@ -34,6 +35,7 @@ export const XNodeId = idSchema('xnode');
 export const XNetworkId = idSchema('xnetwork');
 export const XImageId = idSchema('ximage');
 export const RContractId = idSchema('rcontract');
+export const MoveId = idSchema('move');
 
 /** Ids local to one stream (checkpoints, branches, devices): letters, digits, '_'. */
 export const LocalId = z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'letters, digits or "_" (1–64)');
@@ -55,6 +57,7 @@ export const stream = {
   ximage: (id: string) => `XImage-${id}`,
   rcontract: (id: string) => `RContract-${id}`,
   names: (scope: string) => `Names-${scope}`,
+  move: (id: string) => `Move-${id}`,
 };
 
 /** The body of an id without its type prefix (`rc_7f3a` → `7f3a`). */
