@@ -110,7 +110,7 @@ export class HealthMonitor {
     const started = this.now();
     for (const [hostId, reachable] of hosts) {
       const last = await this.opts.bus.lastMessage(heartbeatSubject(hostId)).catch(() => null);
-      if (last) this.watched.set(hostId, { lastSeen: Math.min(started, last.time.getTime()), reachable });
+      if (last && parseHeartbeat(last).ok) this.watched.set(hostId, { lastSeen: Math.min(started, last.time.getTime()), reachable });
       else if (this.opts.watchRegistered && reachable) this.watched.set(hostId, { lastSeen: started, reachable });
     }
   }
