@@ -20,7 +20,7 @@ import type { Ledger } from '../../core/ledger.ts';
 import type { Actor } from '../../schema/envelope.ts';
 import { SchemaError } from '../../schema/registry.ts';
 import { HostId, ID_PREFIX, ImageId, MoveId, Name, NetworkId, RContractId, RegionId, stream, XNodeId, ZoneId, type IdKind } from './common/ids.ts';
-import { PartialAllocationRatiosSchema, PartialResourcesSchema, ResourcesSchema, SizeInputSchema } from './common/quantities.ts';
+import { PartialAllocationRatiosSchema, PartialResourcesSchema, Quantity, ResourcesSchema, SizeInputSchema } from './common/quantities.ts';
 import { Area, HostType } from './host/events.ts';
 import { hostDecider, type HostState } from './host/decider.ts';
 import { imageDecider, imageUsable } from './image/decider.ts';
@@ -100,7 +100,8 @@ const RegionInput = z.object({ regionId: RegionId.optional(), name: Name, descri
 const ZoneInput = z.object({ zoneId: ZoneId.optional(), regionId: RegionId, name: Name }).strict();
 const HostInput = z.object({
   hostId: HostId.optional(), zoneId: ZoneId, name: Name, type: HostType, area: Area,
-  resources: ResourcesSchema, reserved: PartialResourcesSchema.optional(), allocationRatios: PartialAllocationRatiosSchema.optional(),
+  resources: ResourcesSchema.extend({ diskIops: Quantity.default(0) }).strict(), reserved: PartialResourcesSchema.optional(),
+  allocationRatios: PartialAllocationRatiosSchema.optional(),
 }).strict();
 const NetworkInput = z.object({
   networkId: NetworkId.optional(), zoneId: ZoneId.optional(), regionId: RegionId.optional(), name: Name,
@@ -265,7 +266,7 @@ export class ResourcesService {
   // ── helpers ───────────────────────────────────────────────────────────────────────────────────────────────
 
   private idFor(kind: IdKind, actor: Actor, op: string, meta: CommandMeta): string {
-    const key = meta.idempotencyKey === undefined ? undefined : parse(IdempotencyKey, meta.idempotencyKey);
+    const key = meta.idempotencyKey === undefined ? undefined : parse(z.object({ idempotencyKey: IdempotencyKey }), { idempotencyKey: meta.idempotencyKey }).idempotencyKey;
     if (key !== undefined) return newId(kind, [actor.kind, actor.id, op, key]);
     if (meta.commandId !== undefined) return newId(kind, [meta.commandId]);
     return newId(kind);

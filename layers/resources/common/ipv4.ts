@@ -10,7 +10,7 @@ const CIDR_RE = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}/(3[0-2]|[
 
 export const Ipv4 = z.string().regex(IP_RE, 'an IPv4 address like 203.0.113.7');
 export const Cidr = z.string().regex(CIDR_RE, 'an IPv4 CIDR block like 203.0.113.0/24')
-  .refine((c) => { const { base, prefix } = parseCidr(c); return (base & ~maskOf(prefix)) >>> 0 === 0; }, 'the address must be the first of its block (no host bits set)');
+  .refine((c) => { const [ip, prefix] = c.split('/'); return (ipToInt(ip) & ~maskOf(Number(prefix))) >>> 0 === 0; }, 'the address must be the first of its block (no host bits set)');
 
 export const ipToInt = (ip: string): number => ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
 export const intToIp = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
