@@ -216,14 +216,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     });
   };
   let flushing: Promise<void> | undefined;
+  let transportWarned = false;
   const flushReports = (): Promise<void> => {
     flushing ??= (async () => {
+      await null; // never settle synchronously: the finally below must run after the assignment
       try {
         for (const [xnodeId, report] of [...pending]) {
           if (closed) return;
           try {
             const reply = (await bus.request(reportSubject(hostId), report, { timeoutMs: requestTimeoutMs })).json<ReportReply>();
             if (pending.get(xnodeId) === report) pending.delete(xnodeId);
+            transportWarned = false;
             if (reply?.ok) {
               stats.reportsSent++;
               lastReported.set(xnodeId, `${report.data.observed}@${report.data.generation}`);
@@ -238,6 +241,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
               log(`report on ${xnodeId} failed at the gateway: ${e.message}`);
             } else {
               // transport: the bus or the gateway is away; keep it for the next tick
+              if (!transportWarned) log(`report on ${xnodeId} not delivered (kept for retry): ${errMsg(e)}`);
+              transportWarned = true;
               break;
             }
           }
@@ -311,11 +316,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       const seen = st.epochs[key] ?? -1;
       if (d.ha.epoch < seen && (d.state === 'running' || d.state === 'provisioning')) {
         stats.refused++;
-        st.slices[d.xnodeId] = { ...next, state: prev?.state ?? 'stopped' };
-        persist();
-        const obs = await observe(d.xnodeId);
-        queueReport(d.xnodeId, obs, d.generation, `refused ${type}: epoch ${d.ha.epoch} of ${key} is older than epoch ${seen} seen by the agent`);
         log(`refused ${type} on ${d.xnodeId}: epoch ${d.ha.epoch} < ${seen} for ${key}`);
+        if (!prev) return; // nothing of it runs here: a stale or forged slice is not adopted
+        st.slices[d.xnodeId] = { ...next, state: prev.state };
+        persist();
+        queueReport(d.xnodeId, await observe(d.xnodeId), d.generation, `refused ${type}: epoch ${d.ha.epoch} of ${key} is older than epoch ${seen} seen by the agent`);
         await flushReports();
         return;
       }
@@ -388,6 +393,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let beating: Promise<boolean> | undefined;
   const beat = (): Promise<boolean> => {
     beating ??= (async () => {
+      await null;
       try {
         const hb = Heartbeat.parse({
           hostId, sentAt: isoNow(), seq: seq++, agent: { version: AGENT_VERSION, driver: driver.kind, startedAt },
