@@ -49,7 +49,7 @@ const host = async (): Promise<HostState> => (await ledger.load(hostDecider, `Ho
 const exec = (type: string, data: Record<string, unknown>) => ledger.execute(hostDecider, `Host-${HOST}`, { type, data } as never, { actor });
 const sliceState = async (id: string) => (await host()).slices[id]?.state;
 const size = { cpuCores: 1, ramMiB: 256, diskGiB: 2 };
-const newAgent = () => startAgent({ hostId: HOST, driver, bus: agentBus, stateDir, defaultImage: { name: 'busybox', path: '/images/busybox' }, heartbeatIntervalMs: 150, leaseMs: 1_000, requestTimeoutMs: 1_000, log: process.env.AGENT_LOG ? (l) => console.error(Date.now() % 100000, 'agent:', l) : () => {} });
+const newAgent = () => startAgent({ hostId: HOST, driver, bus: agentBus, stateDir, defaultImage: { name: 'busybox', path: '/images/busybox', boot: 'overlay' }, heartbeatIntervalMs: 150, leaseMs: 1_000, requestTimeoutMs: 1_000, log: process.env.AGENT_LOG ? (l) => console.error(Date.now() % 100000, 'agent:', l) : () => {} });
 
 test.before(async () => {
   nats = await startNatsServer();
