@@ -14,4 +14,5 @@ export const scenarios: Record<string, Scenario> = {
     description: 'commands/s through the decider runtime vs raw SQLite single-row transactions; group commit; replay vs raw SELECT+JSON.parse',
     run: async (o) => (await import('./eventstore.ts')).run(o),
   },
+  agent: { description: 'time to start N CNodes through the host agent (ledger → bus → agent → oci driver → report) vs N raw runc run -d', run: async (o) => (await import('./agent.ts')).run(o) },
 };

@@ -1,0 +1,116 @@
+/**
+ * `ledger bench agent`: time to start N CNodes THROUGH THE HOST AGENT against N raw `runc run -d`, in the same run.
+ *
+ *   agent: SliceXNode executed on the ledger (Host decider, SQLite store) → relay → bus → agent → OCI driver (bundle,
+ *          overlay mount, config.json, runc run -d) → report through the command gateway → the ledger says `running`.
+ *          Timed from the first command of a batch until every slice of it is `running` in the ledger.
+ *   raw:   the same container by hand: overlay mount of the same image, the same config.json (oci-spec.ts), then
+ *          `runc run -d`. No ledger, no bus, no agent.
+ * Batches of 10 alternate between both sides so both see the same host load. The bus is the profile's: in-process,
+ * or NATS when LEDGER_NATS_URL is set. Everything started is removed before the result is returned.
+ * `ratioToRaw` = agent time / raw time (target ≤ 1.3).
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import '../layers/resources/index.ts';
+import { hostDecider } from '../layers/resources/host/decider.ts';
+import { loadConfig } from '../core/config.ts';
+import { openLedger } from '../core/ledger.ts';
+import { OciDriver } from '../host-agent/drivers/oci.ts';
+import { ociConfig } from '../host-agent/drivers/oci-spec.ts';
+import { makeBusyboxRootfs } from '../host-agent/drivers/busybox-rootfs.ts';
+import { execDetached, execTool } from '../host-agent/drivers/exec.ts';
+import { parseSliceSpec } from '../host-agent/drivers/port.ts';
+import { startAgent } from '../host-agent/agent.ts';
+import { startCommandGateway } from '../host-agent/gateway.ts';
+import type { BenchOptions, BenchResult } from './stats.ts';
+
+const HOST = 'h_bench';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function run(o: BenchOptions): Promise<BenchResult> {
+  const n = o.quick ? 20 : 100;
+  const batch = 10;
+  const work = await mkdtemp(join(tmpdir(), 'ledger-bench-agent-'));
+  const image = join(work, 'image');
+  const rawDir = join(work, 'raw');
+  const rawRoot = join(rawDir, 'runc');
+  const tag = Date.now().toString(36);
+  const ledger = await openLedger(loadConfig({ ...process.env, LEDGER_DATA_DIR: join(work, 'data') }), { bus: true, relay: true, project: false, role: 'bench-agent' });
+  const gateway = await startCommandGateway(ledger, { log: o.log });
+  const driver = new OciDriver({ stateDir: join(work, 'oci'), cgroupParent: 'ledger-bench-agent', stopTimeoutMs: 1_000 });
+  const rawStarted: string[] = [];
+  const rawMounted: string[] = [];
+  const agent = await startAgent({
+    hostId: HOST, driver, bus: ledger.bus!, stateDir: join(work, 'agent'), durable: `bench_${tag}`,
+    defaultImage: { name: 'busybox', path: image, boot: 'overlay' }, command: ['sleep', '3600'], heartbeatIntervalMs: 2_000, log: o.log,
+  });
+  try {
+    await makeBusyboxRootfs(image);
+    await mkdir(rawRoot, { recursive: true });
+    const actor = { kind: 'operator' as const, id: 'bench' };
+    const exec = (type: string, data: Record<string, unknown>) => ledger.execute(hostDecider, `Host-${HOST}`, { type, data } as never, { actor });
+    await exec('RegisterHost', { hostId: HOST, zoneId: 'z_bench', regionId: 'r_bench', name: 'bench host', type: 'CM', area: 'bench', resources: { cpuCores: 1024, cpuMHz: 2_048_000, ramMiB: 1_048_576, diskGiB: 100_000, diskIops: 1_000_000 } });
+    const slices = async () => (await ledger.load(hostDecider, `Host-${HOST}`)).state.slices;
+
+    const rawOne = async (id: string) => {
+      const dir = join(rawDir, 'bundles', id);
+      const rootfs = join(dir, 'rootfs');
+      await Promise.all(['rootfs', 'upper', 'work'].map((d) => mkdir(join(dir, d), { recursive: true })));
+      await execTool('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${image},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, rootfs]);
+      rawMounted.push(rootfs);
+      const spec = parseSliceSpec({ id, kind: 'CNode', cpuCores: 1, ramMiB: 64, diskGiB: 1, image: { name: 'busybox', path: image, boot: 'overlay' }, command: ['sleep', '3600'] });
+      await writeFile(join(dir, 'config.json'), JSON.stringify(ociConfig(spec, { cgroupsPath: `/ledger-bench-raw/${id}` })));
+      const code = await execDetached('runc', ['--root', rawRoot, 'run', '-d', '--bundle', dir, id]);
+      if (code !== 0) throw new Error(`raw runc run ${id} exited ${code}`);
+      rawStarted.push(id);
+    };
+    const agentBatch = async (ids: string[]) => {
+      for (const id of ids) await exec('SliceXNode', { hostId: HOST, xnodeId: id, size: { cpuCores: 1, ramMiB: 64, diskGiB: 1 } });
+      for (;;) {
+        const s = await slices();
+        const bad = ids.find((id) => s[id]?.state === 'failed');
+        if (bad) throw new Error(`slice ${bad} failed: ${s[bad]?.observed?.state}`);
+        if (ids.every((id) => s[id]?.state === 'running')) return;
+        await sleep(2);
+      }
+    };
+
+    // warm-up outside the timings
+    await rawOne(`bw_${tag}_r`);
+    await agentBatch([`xn_bw_${tag}`]);
+
+    let rawMs = 0;
+    let agentMs = 0;
+    for (let i = 0; i < n; i += batch) {
+      const count = Math.min(batch, n - i);
+      const rawIds = Array.from({ length: count }, (_, k) => `br_${tag}_${i + k}`);
+      const agentIds = Array.from({ length: count }, (_, k) => `xn_b_${tag}_${i + k}`);
+      let t = performance.now();
+      for (const id of rawIds) await rawOne(id);
+      rawMs += performance.now() - t;
+      t = performance.now();
+      await agentBatch(agentIds);
+      agentMs += performance.now() - t;
+      o.log(`${i + count}/${n}: raw ${rawMs.toFixed(0)} ms, agent ${agentMs.toFixed(0)} ms`);
+    }
+    const ratioToRaw = Math.round((agentMs / rawMs) * 1000) / 1000;
+    return {
+      scenario: 'agent', n, bus: ledger.bus!.kind,
+      agent: { totalMs: Math.round(agentMs), perStartMs: Math.round((agentMs / n) * 100) / 100 },
+      raw: { totalMs: Math.round(rawMs), perStartMs: Math.round((rawMs / n) * 100) / 100 },
+      ratioToRaw, target: 1.3, meetsTarget: ratioToRaw <= 1.3,
+      reportsSent: agent.stats.reportsSent, gatewayAccepted: gateway.stats.accepted,
+    };
+  } finally {
+    await agent.close({ closeDriver: false }).catch(() => {});
+    for (const id of rawStarted) await execTool('runc', ['--root', rawRoot, 'delete', '--force', id]).catch(() => {});
+    for (const m of rawMounted) await execTool('umount', [m]).catch(() => {});
+    for (const s of await driver.list().catch(() => [])) await driver.destroy(s.id).catch(() => {});
+    await driver.close().catch(() => {});
+    await gateway.close().catch(() => {});
+    await ledger.close().catch(() => {});
+    await rm(work, { recursive: true, force: true });
+  }
+}
