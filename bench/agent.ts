@@ -73,7 +73,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
         const bad = ids.find((id) => s[id]?.state === 'failed');
         if (bad) throw new Error(`slice ${bad} failed: ${s[bad]?.observed?.state}`);
         if (ids.every((id) => s[id]?.state === 'running')) return;
-        await sleep(2);
+        await sleep(5);
       }
     };
 

@@ -258,12 +258,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   };
 
   /** Brings the slice to the ledger state; resolves with what the driver then observes. */
-  const enact = async (slice: AppliedSlice, id: string): Promise<ObservedState> => {
+  const enact = async (slice: AppliedSlice, id: string, isNew: boolean): Promise<ObservedState> => {
     const stopOpts = { ...(opts.stopTimeoutMs !== undefined && { timeoutMs: opts.stopTimeoutMs }) };
     switch (slice.state) {
       case 'provisioning':
       case 'running': {
-        let now = await driver.status(id);
+        // a slice new to the agent is created at once (create is idempotent); a known one is looked at first
+        let now = isNew ? await driver.create(slice.spec) : await driver.status(id);
         if (now === 'absent') now = await driver.create(slice.spec);
         if (now === 'running') return now;
         if (now === 'hibernated') return driver.resume(id);
@@ -347,7 +348,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         if (now !== 'absent' && now !== 'running') await driver.destroy(d.xnodeId);
         observed = now === 'running' ? now : await driver.create(spec);
       } else {
-        observed = await enact(next, d.xnodeId);
+        observed = await enact(next, d.xnodeId, !prev);
       }
       if (leaseLost && d.ha && observed === 'running') {
         // should not happen (no events arrive without the bus), but never run an HA slice without a lease
