@@ -36,4 +36,10 @@ export const authPlugin = fp<{ verifier: TokenVerifier; paths: string[] }>(async
       throw new ClientError('UNAUTHENTICATED', error.message, 401);
     }
   });
+  // A refused upgrade never reaches @fastify/websocket's hooks (which destroy the socket of an answered upgrade), and
+  // an upgraded socket has no HTTP parser to notice the client leaving: close it here, or it stays half-open forever.
+  app.addHook('onResponse', async (request) => {
+    if ((request as { ws?: boolean | null }).ws === true) return;
+    if (request.headers.upgrade && !request.raw.socket.destroyed) request.raw.socket.destroy();
+  });
 }, { name: 'ledger-auth' });

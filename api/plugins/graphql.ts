@@ -87,15 +87,18 @@ export const graphqlPlugin = fp<GraphQLPluginOptions>(async (app, o) => {
         onDrop: (topic) => app.log.warn({ topic }, 'a subscriber is not reading; dropped a change message'),
       }) as any,
       context: (_socket, request) => contextOf(request),
-      // The token may come in the connection_init payload: { authorization: "Bearer <token>" } (or { token }).
-      onConnect: async ({ payload }) => {
+      // The token may come in the connection_init payload: { authorization: "Bearer <token>" } (or { token }), or in
+      // the upgrade request's Authorization header. A connection with neither is refused at connection_init.
+      // (mercurius calls onConnect as a method of the connection, whose context holds the upgrade's principal; if it
+      // ever stops doing so, every subscription resolver still requires a principal.)
+      onConnect: async function (this: { context?: { principal?: Principal | null } } | undefined, { payload }: { payload: unknown }) {
         const p = (payload ?? {}) as Record<string, any>;
         const raw = p.authorization ?? p.Authorization ?? p.headers?.authorization ?? p.headers?.Authorization ?? p.token;
-        if (raw === undefined || raw === null) return true; // maybe authenticated by the upgrade's header
+        if (raw === undefined || raw === null) return this?.context ? !!this.context.principal : true;
         const token = typeof raw === 'string' ? (bearerToken(raw) ?? (/^[A-Za-z0-9_\-.]+$/.test(raw) ? raw : null)) : null;
         if (!token) return false;
         try { return { principal: await o.verifier.verify(token) }; } catch { return false; }
-      },
+      } as any,
     },
   });
 

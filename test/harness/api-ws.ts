@@ -14,7 +14,7 @@ interface WsLike {
   on(event: 'open', fn: () => void): void;
   on(event: 'close', fn: (code: number, reason: Buffer) => void): void;
   on(event: 'error', fn: (error: Error) => void): void;
-  on(event: 'unexpected-response', fn: (req: unknown, res: { statusCode: number }) => void): void;
+  on(event: 'unexpected-response', fn: (req: { destroy(): void }, res: { statusCode: number }) => void): void;
 }
 
 export interface WsMessage { type: string; id?: string; payload?: any }
@@ -42,7 +42,7 @@ export class GraphQLWsClient {
     return new Promise((resolve, reject) => {
       const ws = new WebSocketCtor(url, options.protocol ?? 'graphql-transport-ws', { headers: options.headers });
       ws.on('open', () => resolve(new GraphQLWsClient(ws)));
-      ws.on('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: HTTP ${res.statusCode}`), { statusCode: res.statusCode })));
+      ws.on('unexpected-response', (req, res) => { req.destroy(); reject(Object.assign(new Error(`upgrade refused: HTTP ${res.statusCode}`), { statusCode: res.statusCode })); });
       ws.on('error', reject);
     });
   }

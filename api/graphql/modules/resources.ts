@@ -69,8 +69,9 @@ async function hostAsOf(ctx: ApiContext, hostId: string, asOf: string): Promise<
   let revision = -1;
   let createdAt = '';
   let updatedAt = '';
+  const until = Date.parse(asOf);
   for (const e of events) {
-    if (e.metadata.recordedAt > asOf) break;
+    if (Date.parse(e.metadata.recordedAt) > until) break;
     state = hostDecider.evolve(state, e as any);
     revision = e.revision;
     if (!createdAt) createdAt = e.metadata.occurredAt;
