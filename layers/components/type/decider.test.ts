@@ -29,7 +29,7 @@ test('redefinition bumps the version; distribution and a taken pool are fixed', 
     assert.is((events[0].data as { version: number }).version, 2);
   });
   const store = byName('object-store');
-  const pool: ComponentTypeEvent = { type: 'FlatPoolRequested', data: { typeId: store.typeId, poolComponentId: 'c_pool_object_store', size: { cpuCores: 16, cpuMHz: 0, ramMiB: 65536, diskGiB: 20000, diskIops: 0 }, replicas: 3, access: 'Region', regionId: 'r_eu' } };
+  const pool: ComponentTypeEvent = { type: 'FlatPoolRequested', data: { typeId: store.typeId, poolComponentId: 'c_pool_object_store', size: { cpuCores: 12, cpuMHz: 0, ramMiB: 24576, diskGiB: 800, diskIops: 0 }, replicas: 3, access: 'Region', regionId: 'r_eu' } };
   types.given([defined(store), pool]).when({ type: 'DefineComponentType', data: { ...store, flat: { poolSize: { cpuCores: 1, ramMiB: 1, diskGiB: 1 } } } }).thenThrows('TYPE_POOL_FIXED');
   types.given([defined(host)]).when({ type: 'DefineComponentType', data: { ...host, distribution: 'Flat', singleRunning: false, flat: { poolSize: { cpuCores: 1, ramMiB: 1, diskGiB: 1 } } } }).thenThrows('TYPE_DISTRIBUTION_FIXED');
 });
@@ -52,12 +52,12 @@ test('Flat pool: requested once; instances carved until the pool is exhausted; r
   given.push(pool);
   types.given(given).when({ type: 'RequestFlatPool', data: { typeId: t, poolComponentId: 'c_pool_object_store', access: 'Region', regionId: 'r_eu' } }).thenNothing();
   types.given(given).when({ type: 'RequestFlatPool', data: { typeId: t, poolComponentId: 'c_other', access: 'Region', regionId: 'r_eu' } }).thenThrows('POOL_EXISTS');
-  const [carved] = types.given(given).when({ type: 'CarveFlatInstance', data: { typeId: t, componentId: 'c_b1', size: { cpuCores: 1, ramMiB: 256, diskGiB: 15000 } } }).then((e) => valid(e));
+  const [carved] = types.given(given).when({ type: 'CarveFlatInstance', data: { typeId: t, componentId: 'c_b1', size: { cpuCores: 1, ramMiB: 256, diskGiB: 600 } } }).then((e) => valid(e));
   given.push(carved);
-  types.given(given).when({ type: 'CarveFlatInstance', data: { typeId: t, componentId: 'c_b1', size: { cpuCores: 1, ramMiB: 256, diskGiB: 15000 } } }).thenNothing();
-  types.given(given).when({ type: 'CarveFlatInstance', data: { typeId: t, componentId: 'c_b2', size: { cpuCores: 1, ramMiB: 256, diskGiB: 6000 } } }).thenThrows('POOL_EXHAUSTED', 'diskGiB requested 6000, left 5000');
+  types.given(given).when({ type: 'CarveFlatInstance', data: { typeId: t, componentId: 'c_b1', size: { cpuCores: 1, ramMiB: 256, diskGiB: 600 } } }).thenNothing();
+  types.given(given).when({ type: 'CarveFlatInstance', data: { typeId: t, componentId: 'c_b2', size: { cpuCores: 1, ramMiB: 256, diskGiB: 300 } } }).thenThrows('POOL_EXHAUSTED', 'diskGiB requested 300, left 200');
   const [released] = types.given(given).when({ type: 'ReleaseFlatInstance', data: { typeId: t, componentId: 'c_b1' } }).then((e) => valid(e));
-  types.given([...given, released]).when({ type: 'CarveFlatInstance', data: { typeId: t, componentId: 'c_b2', size: { cpuCores: 1, ramMiB: 256, diskGiB: 6000 } } }).then((e) => assert.is(e.length, 1));
+  types.given([...given, released]).when({ type: 'CarveFlatInstance', data: { typeId: t, componentId: 'c_b2', size: { cpuCores: 1, ramMiB: 256, diskGiB: 300 } } }).then((e) => assert.is(e.length, 1));
   types.given([...given, released]).when({ type: 'ReleaseFlatInstance', data: { typeId: t, componentId: 'c_b1' } }).thenNothing();
   types.given([defined(byName('rdbms'))]).when({ type: 'RequestFlatPool', data: { typeId: byName('rdbms').typeId, poolComponentId: 'c_p', access: 'Region' } }).thenThrows('NOT_FLAT');
 });
