@@ -1,0 +1,75 @@
+/**
+ * Exact integer arithmetic for metering. Usage accumulates as integer unit-milliseconds (cores × ms, MiB × ms…);
+ * quantities are rounded once, half to even, to micro-units (6 decimal places of the unit-hour); money is the exact
+ * product of such a quantity and a decimal unit price. No binary floating point touches a quantity or an amount.
+ */
+
+/** Sum of products q × ms: a Number while exact, spilling into a BigInt beyond 2^53. */
+export class UnitMs {
+  small = 0;
+  big = 0n;
+  add(q: number, ms: number): void {
+    const p = q * ms;
+    const s = this.small + p;
+    if (Number.isSafeInteger(p) && Number.isSafeInteger(s)) this.small = s;
+    else this.big += BigInt(q) * BigInt(ms);
+  }
+  value(): bigint { return BigInt(this.small) + this.big; }
+}
+
+/** n / d rounded half to even (d > 0). */
+export function divHalfEven(n: bigint, d: bigint): bigint {
+  const neg = n < 0n;
+  const a = neg ? -n : n;
+  let q = a / d;
+  const r2 = (a - q * d) * 2n;
+  if (r2 > d || (r2 === d && (q & 1n) === 1n)) q += 1n;
+  return neg ? -q : q;
+}
+
+export const MICRO = 1_000_000n;
+const MS_PER_HOUR = 3_600_000n;
+
+/**
+ * unit-milliseconds → micro-units-hours, weighted: round(unitMs × weight / (divisor × 3,600,000) × 10^6), half even.
+ * `weight` is int / 10^scale.
+ */
+export function microUnitHours(unitMs: bigint, divisor: number, weightInt = 1n, weightScale = 0): bigint {
+  return divHalfEven(unitMs * MICRO * weightInt, BigInt(divisor) * MS_PER_HOUR * 10n ** BigInt(weightScale));
+}
+
+/** The decimal text of int / 10^scale, without trailing zeros ("2.5", "-0.0003", "12"). */
+export function formatScaled(int: bigint, scale: number): string {
+  if (scale === 0) return int.toString();
+  const neg = int < 0n;
+  let digits = (neg ? -int : int).toString();
+  if (digits.length <= scale) digits = '0'.repeat(scale - digits.length + 1) + digits;
+  let intPart = digits.slice(0, digits.length - scale);
+  let frac = digits.slice(digits.length - scale);
+  let end = frac.length;
+  while (end > 0 && frac.charCodeAt(end - 1) === 48) end--;
+  frac = frac.slice(0, end);
+  if (intPart === '') intPart = '0';
+  const text = frac ? `${intPart}.${frac}` : intPart;
+  return neg && text !== '0' ? `-${text}` : text;
+}
+export const formatMicro = (micro: bigint): string => formatScaled(micro, 6);
+
+/** Parses a decimal text into int / 10^scale. */
+export function parseScaled(text: string): { int: bigint; scale: number } {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) throw new Error(`not a decimal: ${JSON.stringify(text)}`);
+  const frac = m[3] ?? '';
+  const int = BigInt(m[2] + frac);
+  return { int: m[1] ? -int : int, scale: frac.length };
+}
+
+/** Adds decimal texts exactly. */
+export function addDecimals(values: string[]): string {
+  let scale = 0;
+  const parsed = values.map(parseScaled);
+  for (const p of parsed) scale = Math.max(scale, p.scale);
+  let sum = 0n;
+  for (const p of parsed) sum += p.int * 10n ** BigInt(scale - p.scale);
+  return formatScaled(sum, scale);
+}

@@ -1,0 +1,141 @@
+/**
+ * Where the metered events come from: stream by stream (every event of one stream, in log order, then the next
+ * stream), streams in name order, positions up to a cut. Reading stream by stream lets the engine finish a host's
+ * slices and forget them before reading the next host: memory holds one stream, not the whole month.
+ *
+ *   - embedded SQLite: one ordered scan of the (stream, revision) index on a separate read-only connection;
+ *   - any EventStore (KurrentDB…): the category events in log order, grouped by stream in memory, then sorted;
+ *   - a list of streams (the tenant view): each stream read on its own.
+ */
+import Database from 'better-sqlite3';
+import type { EventStore } from '../../core/event-store/port.ts';
+import { SqliteEventStore } from '../../core/event-store/sqlite.ts';
+import { needsUpcast, upcast } from '../../schema/registry.ts';
+import { parseUtc } from '../../layers/metering/period.ts';
+import { METERED_CATEGORIES, METERED_EVENTS } from './segments.ts';
+
+export interface EventSink {
+  event(stream: string, type: string, data: any, occurredAt: number, position: number): void;
+  /** Called after the last event of a stream; the next stream starts when the returned promise resolves. */
+  endStream(stream: string): void | Promise<void>;
+}
+
+export interface StreamSource {
+  forEachStream(cut: number, sink: EventSink): Promise<{ events: number }>;
+}
+
+/** Decodes the stored body of the embedded store (`{"data":…,"metadata":{…}}`, canonical JSON) without parsing the metadata. */
+export function decodeBody(type: string, body: string): { data: any; occurredAt: number } {
+  const i = body.lastIndexOf(',"metadata":{');
+  if (!body.startsWith('{"data":') || i < 0) {
+    const full = JSON.parse(body);
+    const up = needsUpcast(type, full.metadata.version) ? upcast(type, full.metadata.version, full.data).data : full.data;
+    return { data: up, occurredAt: parseUtc(full.metadata.occurredAt) };
+  }
+  let data = JSON.parse(body.slice(8, i));
+  const o = body.indexOf('"occurredAt":"', i);
+  const occurredAt = parseUtc(body.slice(o + 14, body.indexOf('"', o + 14)));
+  const v = body.lastIndexOf('"version":');
+  const version = Number.parseInt(body.slice(v + 10), 10);
+  if (needsUpcast(type, version)) data = upcast(type, version, data).data;
+  return { data, occurredAt };
+}
+
+export class SqliteStreamSource implements StreamSource {
+  constructor(private readonly path: string) {}
+
+  async forEachStream(cut: number, sink: EventSink): Promise<{ events: number }> {
+    const db = new Database(this.path, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 10000');
+      const types = METERED_EVENTS.map(() => '?').join(',');
+      const stmt = db.prepare(`SELECT stream, type, body, position FROM events INDEXED BY events_by_stream
+        WHERE stream >= ? AND stream < ? AND type IN (${types}) AND position <= ? ORDER BY stream, revision`).raw(true);
+      let count = 0;
+      for (const category of [...METERED_CATEGORIES].sort()) {
+        let current: string | null = null;
+        for (const row of stmt.iterate(`${category}-`, `${category}.`, ...METERED_EVENTS, cut) as IterableIterator<[string, string, string, number]>) {
+          const [stream, type, body, position] = row;
+          if (stream !== current) {
+            if (current !== null) await sink.endStream(current);
+            current = stream;
+          }
+          const { data, occurredAt } = decodeBody(type, body);
+          sink.event(stream, type, data, occurredAt, position);
+          count++;
+        }
+        if (current !== null) await sink.endStream(current);
+      }
+      return { events: count };
+    } finally {
+      db.close();
+    }
+  }
+}
+
+/** Any store: read the categories in log order, group by stream, then replay stream by stream in name order. */
+export class GenericStreamSource implements StreamSource {
+  constructor(private readonly store: EventStore) {}
+
+  async forEachStream(cut: number, sink: EventSink): Promise<{ events: number }> {
+    const byStream = new Map<string, { type: string; data: unknown; at: number; pos: number }[]>();
+    let after = 0;
+    let count = 0;
+    for (;;) {
+      const batch = await this.store.readAll({ after, maxCount: 5000, filter: { categories: [...METERED_CATEGORIES], eventTypes: [...METERED_EVENTS] } });
+      if (batch.length === 0) break;
+      let done = false;
+      for (const e of batch) {
+        if (e.position > cut) { done = true; break; }
+        let list = byStream.get(e.streamId);
+        if (!list) { list = []; byStream.set(e.streamId, list); }
+        list.push({ type: e.type, data: e.data, at: parseUtc(e.metadata.occurredAt), pos: e.position });
+      }
+      after = batch[batch.length - 1].position;
+      if (done || batch.length < 5000) break;
+    }
+    for (const stream of [...byStream.keys()].sort(binary)) {
+      for (const e of byStream.get(stream)!) { sink.event(stream, e.type, e.data, e.at, e.pos); count++; }
+      byStream.delete(stream);
+      await sink.endStream(stream);
+    }
+    return { events: count };
+  }
+}
+
+/** Only the given streams (each read whole, up to the cut). */
+export class StreamListSource implements StreamSource {
+  constructor(private readonly store: EventStore, private readonly streams: string[]) {}
+
+  async forEachStream(cut: number, sink: EventSink): Promise<{ events: number }> {
+    let count = 0;
+    const wanted = new Set<string>(METERED_EVENTS);
+    for (const stream of [...new Set(this.streams)].sort(binary)) {
+      let from = 0;
+      for (;;) {
+        const batch = await this.store.readStream(stream, { fromRevision: from, maxCount: 1000 });
+        for (const e of batch) {
+          if (e.position > cut || !wanted.has(e.type)) continue;
+          sink.event(stream, e.type, e.data, parseUtc(e.metadata.occurredAt), e.position);
+          count++;
+        }
+        if (batch.length < 1000) break;
+        from = batch[batch.length - 1].revision + 1;
+      }
+      await sink.endStream(stream);
+    }
+    return { events: count };
+  }
+}
+
+/** Byte order of ASCII names (what SQLite's BINARY collation gives for stream names). */
+export const binary = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The fastest source for a store: the embedded file's stream index, else reading by category. */
+export function sourceFor(store: EventStore): StreamSource {
+  if (store instanceof SqliteEventStore) {
+    const path = (store.db as unknown as { name: string }).name;
+    if (path && path !== ':memory:' && !(store.db as unknown as { memory: boolean }).memory) return new SqliteStreamSource(path);
+  }
+  return new GenericStreamSource(store);
+}
