@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startApi, type ApiHarness } from './harness/api.ts';
 import { GraphQLWsClient } from './harness/api-ws.ts';
+import { resourcesIsolationCases } from './resources-isolation-cases.ts';
 
 let api: ApiHarness;
 let alice: string, bob: string, aliceToken: string, bobToken: string;
@@ -149,6 +150,9 @@ const cases: Record<string, () => Promise<void>> = {
     } finally { ws.close(); }
   },
 };
+
+// Resources (operators only): a tenant gets FORBIDDEN or null; the cases live in test/resources-isolation-cases.ts.
+Object.assign(cases, resourcesIsolationCases({ api: () => api, tenantToken: () => bobToken, probe }));
 
 test('the walk covers every root field of the schema', () => {
   const schema = api.app.ledgerApi.api.schema;

@@ -11,6 +11,8 @@ import { buildServer, GRAPHQL_PATH, projectionsOf } from '../../api/server.ts';
 import { loadConfig } from '../../core/config.ts';
 import { openLedger } from '../../core/ledger.ts';
 import { withDataDir } from '../options.ts';
+import { startResources, type ResourcesRuntime } from '../../layers/resources/runtime.ts'; // Resources layer (see below)
+import { seedOnFirstStart } from './seed.ts';
 
 export function register(program: Command): void {
   const cmd = program.command('serve')
@@ -31,7 +33,13 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
     const modules = await discoverModules();
     const ledger = await openLedger(config, { projections: projectionsOf(modules) });
     let app;
+    // Resources layer: the demo on a newcomer's first start (empty log, development mode), and its background
+    // processes (RContract opening, moves, host health). See cli/commands/seed.ts and layers/resources/runtime.ts.
+    let firstStart: Awaited<ReturnType<typeof seedOnFirstStart>> = null;
+    let resources: ResourcesRuntime | undefined;
     try {
+      firstStart = await seedOnFirstStart(ledger);
+      resources = await startResources(ledger);
       app = await buildServer(ledger, {
         modules,
         bodyLimit: apiConfig.LEDGER_API_BODY_LIMIT,
@@ -41,6 +49,7 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
       await app.listen({ port: config.LEDGER_PORT, host: config.LEDGER_HOST });
     } catch (error) {
       await app?.close().catch(() => {});
+      await resources?.stop().catch(() => {});
       await ledger.close();
       throw error;
     }
@@ -48,6 +57,7 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const base = `http://${host}:${address.port}`;
     process.stdout.write(`GraphQL: ${base}${GRAPHQL_PATH}\n`);
+    if (firstStart) process.stdout.write(await firstStart(`${base}${GRAPHQL_PATH}`));
     process.stderr.write(`ledger serve: ${config.LEDGER_MODE} mode, data in ${config.dataDir}; `
       + `GraphQL ${base}${GRAPHQL_PATH} (ws on the same path)${config.LEDGER_MODE === 'development' ? `, GraphiQL ${base}/graphiql` : ''}, `
       + `probes ${base}/healthz ${base}/readyz ${base}/metrics\n`);
@@ -60,6 +70,7 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
       const force = setTimeout(() => { app.log.error('shutdown took longer than 10 s; exiting'); process.exit(1); }, 10_000);
       try {
         await app.close();
+        await resources?.stop();
         await ledger.close();
       } catch (error) {
         app.log.error({ err: error }, 'error during shutdown');
