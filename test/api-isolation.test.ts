@@ -8,7 +8,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startApi, type ApiHarness } from './harness/api.ts';
 import { GraphQLWsClient } from './harness/api-ws.ts';
-import { resourcesIsolationCases } from './resources-isolation-cases.ts';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 let api: ApiHarness;
 let alice: string, bob: string, aliceToken: string, bobToken: string;
@@ -151,8 +153,39 @@ const cases: Record<string, () => Promise<void>> = {
   },
 };
 
-// Resources (operators only): a tenant gets FORBIDDEN or null; the cases live in test/resources-isolation-cases.ts.
-Object.assign(cases, resourcesIsolationCases({ api: () => api, tenantToken: () => bobToken, probe }));
+/**
+ * Other layers' cases: every `test/<layer>-isolation-cases.ts` is loaded, and each exported function named
+ * `<something>IsolationCases(env)` adds its cases (keyed `Type.field`). `env` gives the API, the probing tenant's
+ * (Bob's) token, the victim tenant (Alice) with a project of hers, and `probe` / `assertNoLeak` as used above.
+ */
+export interface IsolationEnv {
+  api(): ApiHarness;
+  /** The probing tenant's (Bob's) token. */
+  tenantToken(): string;
+  /** The victim tenant (Alice): her token, user id and an active project of hers. */
+  victimToken(): string;
+  victimUser(): string;
+  victimProject(): string;
+  probe: typeof probe;
+  /** Fails when `text` holds one of Alice's names or ids (other than those in `sent`). */
+  assertNoLeak(text: string, sent: string[], what: string): void;
+}
+const env: IsolationEnv = {
+  api: () => api, tenantToken: () => bobToken,
+  victimToken: () => aliceToken, victimUser: () => alice, victimProject: () => aliceProject,
+  probe, assertNoLeak,
+};
+const here = dirname(fileURLToPath(import.meta.url));
+for (const file of readdirSync(here).filter((f) => f.endsWith('-isolation-cases.ts')).sort()) {
+  const mod = await import(pathToFileURL(join(here, file)).href) as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(mod)) {
+    if (!name.endsWith('IsolationCases') || typeof fn !== 'function') continue;
+    for (const [field, run] of Object.entries((fn as (e: IsolationEnv) => Record<string, () => Promise<void>>)(env))) {
+      if (field in cases) throw new Error(`${file}: ${field} already has an isolation case`);
+      cases[field] = run;
+    }
+  }
+}
 
 test('the walk covers every root field of the schema', () => {
   const schema = api.app.ledgerApi.api.schema;

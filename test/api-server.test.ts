@@ -41,7 +41,8 @@ test('GET /healthz and /readyz answer without a token', async () => {
   const body = await r.json() as any;
   assert.equal(body.status, 'ready');
   assert.equal(body.head, await api.head());
-  assert.equal(body.projections.map((p: any) => [p.name, p.caughtUp, p.lag]), [['projects', true, 0]]);
+  assert.ok(body.projections.some((p: any) => p.name === 'projects'));
+  assert.ok(body.projections.every((p: any) => p.caughtUp && p.lag === 0), JSON.stringify(body.projections));
 });
 
 test('/metrics: HTTP requests, GraphQL operations, store head and projection lag in Prometheus format', async () => {

@@ -35,6 +35,8 @@ export interface AssembledApi {
   nodeTypes: Map<string, NodeType>;
   schema: GraphQLSchema;
   modules: GraphQLModule[];
+  /** `Type.field` → the name of the module that resolves it. */
+  owners: Map<string, string>;
 }
 
 export function assemble(modules: GraphQLModule[], options: { schemaDir?: string; checkOrphans?: boolean } = {}): AssembledApi {
@@ -89,5 +91,5 @@ export function assemble(modules: GraphQLModule[], options: { schemaDir?: string
       nodeTypes.set(n.prefix, n);
     }
   }
-  return { typeDefs, resolvers: resolvers as IResolvers, nodeTypes, schema, modules };
+  return { typeDefs, resolvers: resolvers as IResolvers, nodeTypes, schema, modules, owners: owner };
 }

@@ -47,10 +47,16 @@ const IdempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'print
 function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  throw new InvalidInputError(r.error.issues.map((i) => ({
-    field: i.path.map(String),
-    message: i.code === 'unrecognized_keys' ? `unknown field(s) ${(i as { keys?: string[] }).keys?.join(', ')}` : i.message,
-  })));
+  const issues: InputIssue[] = [];
+  const seen = new Set<string>();
+  for (const i of r.error.issues) {
+    const field = i.path.map(String);
+    const key = field.join('\u0000');
+    if (seen.has(key)) continue; // one message per field: the first rule it broke
+    seen.add(key);
+    issues.push({ field, message: i.code === 'unrecognized_keys' ? `unknown field(s) ${(i as { keys?: string[] }).keys?.join(', ')}` : i.message });
+  }
+  throw new InvalidInputError(issues);
 }
 
 const optionalKey = (meta: CommandMeta) => meta.idempotencyKey === undefined ? undefined : parse(z.object({ idempotencyKey: IdempotencyKey }), { idempotencyKey: meta.idempotencyKey }).idempotencyKey;
