@@ -19,7 +19,7 @@ import { ResourcesService } from '../layers/resources/service.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
 
 const OP = { kind: 'operator' as const, id: 'ops' };
-const INTERVAL = 100;
+const INTERVAL = 150;
 const MISSES = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
