@@ -13,12 +13,17 @@ import { openLedger } from '../../core/ledger.ts';
 import { withDataDir } from '../options.ts';
 import { startResources, type ResourcesRuntime } from '../../layers/resources/runtime.ts'; // Resources layer (see below)
 import { seedOnFirstStart } from './seed.ts';
+import { startCommandGateway } from '../../host-agent/gateway.ts';
+import { startSimAgents } from '../../host-agent/sim-agents.ts';
+import { startScheduler } from '../../layers/components/scheduler/scheduler.ts';
 
 export function register(program: Command): void {
   const cmd = program.command('serve')
     .description('Serve the GraphQL API (and /healthz, /readyz, /metrics) on the embedded profile until SIGINT/SIGTERM')
     .addOption(new Option('--port <n>', 'port to listen on (env LEDGER_PORT, default 4000; 0 picks a free one)'))
     .addOption(new Option('--host <address>', 'address to listen on (env LEDGER_HOST, default 127.0.0.1)'))
+    .option('--no-roles', 'embedded profile: do not run the relay, scheduler, command gateway and sim agents in this process')
+    .option('--no-sim-agents', 'embedded profile: do not run a simulated agent for hosts without a real agent')
     .addOption(new Option('--mode <mode>', 'development (GraphiQL, introspection) or production (env LEDGER_MODE)').choices(['development', 'production']));
   withDataDir(cmd);
   cmd.addHelpText('after', `
@@ -27,11 +32,16 @@ Environment: LEDGER_DATA_DIR, LEDGER_PORT, LEDGER_HOST, LEDGER_MODE, LEDGER_LOG_
 (bytes, default 65536), LEDGER_API_READY_MAX_LAG (events, default 1000).
 Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Authorization: Bearer <token>".`);
 
-  cmd.action(async (opts: { port?: string; host?: string; mode?: string; data?: string }) => {
+  cmd.action(async (opts: { port?: string; host?: string; mode?: string; data?: string; roles?: boolean; simAgents?: boolean }) => {
     const config = loadConfig(process.env, { LEDGER_DATA_DIR: opts.data, LEDGER_PORT: opts.port, LEDGER_HOST: opts.host, LEDGER_MODE: opts.mode });
     const apiConfig = loadApiConfig();
     const modules = await discoverModules();
-    const ledger = await openLedger(config, { projections: projectionsOf(modules) });
+    // Embedded profile (no LEDGER_NATS_URL): one process runs every role on an in-process bus — relay, command
+    // gateway for agents' reports, the scheduler and simulated agents — so a seeded demo works end to end.
+    // Distributed profile: `ledger serve` is the API only; relay, scheduler and agents run as their own processes.
+    const embeddedRoles = opts.roles !== false && !config.LEDGER_NATS_URL;
+    const ledger = await openLedger(config, { projections: projectionsOf(modules), relay: embeddedRoles, role: 'serve' });
+    const roles: { stop(): Promise<void> }[] = [];
     let app;
     // Resources layer: the demo on a newcomer's first start (empty log, development mode), and its background
     // processes (RContract opening, moves, host health). See cli/commands/seed.ts and layers/resources/runtime.ts.
@@ -40,6 +50,16 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
     try {
       firstStart = await seedOnFirstStart(ledger);
       resources = await startResources(ledger);
+      if (embeddedRoles) {
+        const gateway = await startCommandGateway(ledger);
+        roles.push({ stop: () => gateway.close() });
+        const scheduler = await startScheduler(ledger, { name: 'scheduler-embedded' });
+        roles.push(scheduler);
+        if (opts.simAgents !== false) {
+          const sims = await startSimAgents(ledger);
+          roles.push({ stop: () => sims.close() });
+        }
+      }
       app = await buildServer(ledger, {
         modules,
         bodyLimit: apiConfig.LEDGER_API_BODY_LIMIT,
@@ -49,6 +69,7 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
       await app.listen({ port: config.LEDGER_PORT, host: config.LEDGER_HOST });
     } catch (error) {
       await app?.close().catch(() => {});
+      for (const r of roles.reverse()) await r.stop().catch(() => {});
       await resources?.stop().catch(() => {});
       await ledger.close();
       throw error;
@@ -70,6 +91,7 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
       const force = setTimeout(() => { app.log.error('shutdown took longer than 10 s; exiting'); process.exit(1); }, 10_000);
       try {
         await app.close();
+        for (const r of roles.reverse()) await r.stop();
         await resources?.stop();
         await ledger.close();
       } catch (error) {
