@@ -30,12 +30,15 @@ export interface TestLedger {
   /** Appends well-formed events of another layer directly (e.g. a CContract's ComponentRequested). */
   append(stream: string, type: string, data: unknown, at: string): Promise<void>;
   export(options: Partial<ExportOptions> & { period: string }): Promise<{ text: string; summary: ExportSummary; rows: Record<string, string>[] }>;
+  /** Closes the ledger, keeping its directory (for child processes reading it). */
+  stop(): Promise<void>;
   dispose(): Promise<void>;
 }
 
 export async function testLedger(projections: SqliteProjection[] = []): Promise<TestLedger> {
   const dir = mkdtempSync(join(tmpdir(), 'ledger-metering-'));
   const ledger = await openLedger(loadConfig({ LEDGER_DATA_DIR: dir, LEDGER_LOG_LEVEL: 'silent' }), { projections });
+  let stopped = false;
   const billing = (command: any, at: string) => ledger.execute(billingDecider, BILLING_STREAM, command, { actor: operator, occurredAt: at });
   return {
     dir, ledger,
@@ -55,8 +58,9 @@ export async function testLedger(projections: SqliteProjection[] = []): Promise<
       const text = chunks.join('');
       return { text, summary, rows: (options.format ?? 'focus-csv') === 'focus-csv' ? parseCsv(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
     },
+    async stop() { if (!stopped) { stopped = true; await ledger.close(); } },
     async dispose() {
-      await ledger.close();
+      if (!stopped) { stopped = true; await ledger.close(); }
       rmSync(dir, { recursive: true, force: true });
     },
   };
