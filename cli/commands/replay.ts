@@ -26,19 +26,40 @@ async function resolveUntil(store: EventStore, until: string | undefined): Promi
   return { position, label: `${u.time} (position ${position})` };
 }
 
+/**
+ * Progress on stderr: a cli-progress bar with events/s and ETA on a terminal; on a pipe or a file, a plain line
+ * every two seconds and one at the end (a bar redrawn into a log file is unreadable).
+ */
 function progressBar(name: string, enabled: boolean) {
-  if (!enabled) return { update: (_p: number, _h: number, _e: number) => {}, stop: () => {} };
   const started = process.hrtime.bigint();
+  const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+  const rate = (events: number) => { const s = elapsed(); return s > 0 ? Math.round(events / s) : 0; };
+  if (!enabled) return { update: (_p: number, _h: number, _e: number) => {}, stop: () => {} };
+  if (!process.stderr.isTTY) {
+    let lastLine = 0;
+    let last: [number, number, number] | null = null;
+    const line = ([p, h, e]: [number, number, number]) => {
+      const r = rate(e);
+      const eta = r > 0 && h > p ? Math.round(((h - p) / Math.max(p, 1)) * elapsed()) : 0;
+      process.stderr.write(`${name}: position ${p}/${h} (${h ? Math.floor((100 * p) / h) : 100}%), ${e} events, ${r} events/s, ETA ${eta}s\n`);
+    };
+    return {
+      update(p: number, h: number, e: number) {
+        last = [p, h, e];
+        if (elapsed() - lastLine >= 2) { lastLine = elapsed(); line(last); }
+      },
+      stop() { if (last) line(last); },
+    };
+  }
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: `${name.padEnd(10)} [{bar}] {percentage}% | position {value}/{total} | {events} events | {rate} events/s | ETA {eta_formatted}`,
-    barsize: 24, hideCursor: true, etaBuffer: 50, fps: 5, noTTYOutput: true, notTTYSchedule: 2000,
+    barsize: 24, hideCursor: true, etaBuffer: 50, fps: 5,
   }, cliProgress.Presets.shades_classic);
   let startedBar = false;
   return {
     update(position: number, head: number, events: number) {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const payload = { events, rate: seconds > 0 ? Math.round(events / seconds) : 0 };
+      const payload = { events, rate: rate(events) };
       if (!startedBar) { bar.start(Math.max(head, 1), position, payload); startedBar = true; } else bar.update(position, payload);
     },
     stop() { if (startedBar) bar.stop(); },
