@@ -1,0 +1,127 @@
+/**
+ * Commits slice commands to host streams in batches: every command queued for one host while its previous append is
+ * in flight goes into the next append, decided one after the other on the host's state and appended together with
+ * ONE expected revision (the plan check). A conflict (another writer appended) reloads the host and decides the whole
+ * batch again; a command the Host decider refuses fails alone, the others of its batch still commit.
+ *
+ * This is the per-node plan queue of Nomad's plan applier, without the central queue: bin-packing sends most
+ * placements to the few hosts being filled, and one append per host per round keeps those hot streams from spinning
+ * on conflicts while appends to different hosts still share the store's group commit.
+ */
+import { uuidv7 } from '../../../core/ids.ts';
+import { isoNow } from '../../../core/hash-chain.ts';
+import { DomainError } from '../../../core/decider.ts';
+import type { CommandContext } from '../../../core/command-handler.ts';
+import { WrongExpectedRevisionError, type EventStore, type NewEvent, type StoredEvent } from '../../../core/event-store/port.ts';
+import { latestVersion } from '../../../schema/registry.ts';
+import type { HostCommand } from '../../resources/host/commands.ts';
+import { hostDecider, type HostState } from '../../resources/host/decider.ts';
+import type { HostEvent } from '../../resources/host/events.ts';
+
+interface Pending { command: HostCommand; ctx: CommandContext; resolve: (events: StoredEvent[]) => void; reject: (e: unknown) => void }
+interface HostEntry { state: HostState; revision: number; commandIds: Set<string>; queue: Pending[]; busy: boolean }
+
+export class HostBatcher {
+  private readonly hosts = new Map<string, HostEntry>();
+  appends = 0;
+  conflicts = 0;
+
+  constructor(private readonly store: EventStore, private readonly options: { maxRetries?: number; maxBatch?: number } = {}) {}
+
+  /** Queues a command for `Host-<hostId>`; resolves with its stored events (none: nothing to do), rejects with its DomainError. */
+  execute(command: HostCommand, ctx: CommandContext): Promise<StoredEvent[]> {
+    const streamId = `Host-${command.data.hostId}`;
+    let entry = this.hosts.get(streamId);
+    if (!entry) { entry = { state: hostDecider.initialState(), revision: -2, commandIds: new Set(), queue: [], busy: false }; this.hosts.set(streamId, entry); }
+    return new Promise((resolve, reject) => {
+      entry!.queue.push({ command, ctx, resolve, reject });
+      if (!entry!.busy) void this.drain(streamId, entry!);
+    });
+  }
+
+  state(hostId: string): HostState | undefined { return this.hosts.get(`Host-${hostId}`)?.state; }
+
+  private async load(streamId: string, entry: HostEntry): Promise<void> {
+    let from = entry.revision < 0 ? 0 : entry.revision + 1;
+    if (entry.revision === -2) { entry.state = hostDecider.initialState(); entry.revision = -1; from = 0; }
+    for (;;) {
+      const batch = await this.store.readStream(streamId, { fromRevision: from, maxCount: 1000 });
+      for (const e of batch) {
+        entry.state = hostDecider.evolve(entry.state, e as unknown as HostEvent);
+        entry.revision = e.revision;
+        if (e.metadata.commandId) entry.commandIds.add(e.metadata.commandId);
+      }
+      if (batch.length < 1000) return;
+      from = entry.revision + 1;
+    }
+  }
+
+  private async drain(streamId: string, entry: HostEntry): Promise<void> {
+    entry.busy = true;
+    try {
+      if (entry.revision === -2) await this.load(streamId, entry);
+      while (entry.queue.length) {
+        const batch = entry.queue.splice(0, this.options.maxBatch ?? 256);
+        await this.commit(streamId, entry, batch);
+      }
+    } finally {
+      entry.busy = false;
+    }
+  }
+
+  private async commit(streamId: string, entry: HostEntry, batch: Pending[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      let state = entry.state;
+      const events: NewEvent[] = [];
+      const owners: { p: Pending; from: number; count: number }[] = [];
+      const failed: { p: Pending; error: unknown }[] = [];
+      const occurredAt = isoNow();
+      for (const p of batch) {
+        if (p.ctx.commandId && entry.commandIds.has(p.ctx.commandId)) { owners.push({ p, from: events.length, count: 0 }); continue; }
+        let decided: HostEvent[];
+        try { decided = hostDecider.decide(p.command, state); } catch (error) { failed.push({ p, error }); continue; }
+        for (const e of decided) state = hostDecider.evolve(state, e);
+        owners.push({ p, from: events.length, count: decided.length });
+        for (const e of decided) {
+          const eventId = uuidv7();
+          events.push({
+            type: e.type, data: e.data,
+            metadata: {
+              eventId, occurredAt: p.ctx.occurredAt ?? occurredAt, actor: p.ctx.actor, ...(p.ctx.tenantId !== undefined && { tenantId: p.ctx.tenantId }),
+              correlationId: p.ctx.correlationId ?? p.ctx.commandId ?? eventId,
+              ...(p.ctx.causationId !== undefined ? { causationId: p.ctx.causationId } : p.ctx.commandId !== undefined ? { causationId: p.ctx.commandId } : {}),
+              ...(p.ctx.commandId !== undefined && { commandId: p.ctx.commandId }), version: latestVersion(e.type) ?? 1,
+            },
+          });
+        }
+      }
+      if (events.length === 0) {
+        for (const o of owners) o.p.resolve([]);
+        for (const f of failed) f.p.reject(f.error);
+        return;
+      }
+      try {
+        const result = await this.store.append(streamId, events, { expected: entry.revision === -1 ? 'no_stream' : entry.revision });
+        this.appends++;
+        entry.state = state;
+        entry.revision = result.nextExpectedRevision;
+        for (const o of owners) {
+          if (o.p.ctx.commandId) entry.commandIds.add(o.p.ctx.commandId);
+          o.p.resolve(result.events.slice(o.from, o.from + o.count));
+        }
+        for (const f of failed) f.p.reject(f.error);
+        return;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevisionError) || attempt >= (this.options.maxRetries ?? 8)) {
+          for (const p of batch) p.reject(error);
+          if (error instanceof WrongExpectedRevisionError) entry.revision = -2;
+          return;
+        }
+        this.conflicts++;
+        await this.load(streamId, entry);
+      }
+    }
+  }
+}
+
+export { DomainError };
