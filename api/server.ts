@@ -19,6 +19,7 @@ import type { GraphQLModule } from './graphql/module.ts';
 import { CursorCodec } from './graphql/relay.ts';
 import { assemble, discoverModules, type AssembledApi } from './graphql/schema.ts';
 import { authPlugin } from './plugins/auth.ts';
+import { billingPlugin } from './plugins/billing.ts';
 import { graphqlPlugin } from './plugins/graphql.ts';
 import { healthPlugin } from './plugins/health.ts';
 import { createMetrics, httpMetricsPlugin, type ApiMetrics } from './plugins/metrics.ts';
@@ -112,6 +113,7 @@ export async function buildServer(ledger: Ledger, options: ApiOptions = {}): Pro
   await app.register(async (scope) => {
     await scope.register(authPlugin, { verifier, paths: [GRAPHQL_PATH] });
     if (options.rateLimit !== false) await scope.register(rateLimitPlugin, options.rateLimit ?? { max: 1200 });
+    await scope.register(billingPlugin, { ledger, verifier });
     await scope.register(graphqlPlugin, {
       ledger, api, verifier, cursors, pubsub, metrics, limits, production,
       graphiql: options.graphiql ?? !production,

@@ -10,7 +10,8 @@ import { BILLING_STREAM } from '../../layers/metering/ids.ts';
 import { isPeriod, isoSeconds, periodEnd, periodStart } from '../../layers/metering/period.ts';
 import { CONTEXT_EVENTS, cutsOf, MeteringContext } from './context.ts';
 import { meter, type ResourceResult } from './engine.ts';
-import { csvHeader, csvLine, focusRecord, jsonLine, SERVICE, type RowSubject } from './focus.ts';
+import { addInt } from './fixed.ts';
+import { csvHeader, csvRow, jsonRow, SERVICE, type RowSubject } from './focus.ts';
 import { compareRows, GRANULARITIES, type Granularity, type RatedRow } from './rating.ts';
 import { sourceFor, type StreamSource } from './source.ts';
 
@@ -113,7 +114,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
     bytes += Buffer.byteLength(chunk);
     await out.write(chunk);
   };
-  const line = o.format === 'focus-csv' ? csvLine : jsonLine;
+  const line = o.format === 'focus-csv' ? csvRow : jsonRow;
   if (o.format === 'focus-csv') emit(csvHeader());
 
   let rows = 0;
@@ -171,9 +172,9 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
       groups.set(key, { subject: s, row: { ...row }, corrected, sort: [s.resourceId, s.billingAccountId, s.subAccountId ?? '', s.regionId ?? '', s.zone ?? '', s.serviceName, corrected ?? ''].join('\u0000') });
       return;
     }
-    g.row.consumedMicro += row.consumedMicro;
-    g.row.pricingMicro += row.pricingMicro;
-    g.row.cost += row.cost;
+    g.row.consumedMicro = addInt(g.row.consumedMicro, row.consumedMicro);
+    g.row.pricingMicro = addInt(g.row.pricingMicro, row.pricingMicro);
+    g.row.cost = addInt(g.row.cost, row.cost);
     if (row.chargeStart < g.row.chargeStart) g.row.chargeStart = row.chargeStart;
     if (row.chargeEnd > g.row.chargeEnd) g.row.chargeEnd = row.chargeEnd;
   };
@@ -183,12 +184,12 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
     const subject = subjectOf(r);
     for (const row of r.rows) {
       check(r, row, o.period);
-      if (o.by === 'resource') { emit(line(focusRecord(row, subject, null))); rows++; } else addGroup(groupSubject(subject, r), row, null);
+      if (o.by === 'resource') { emit(line(row, subject, null)); rows++; } else addGroup(groupSubject(subject, r), row, null);
     }
     for (const c of r.corrections) {
       for (const row of c.rows) {
         check(r, row, c.period);
-        if (o.by === 'resource') { emit(line(focusRecord(row, subject, c.period))); correctionRows++; } else addGroup(groupSubject(subject, r), row, c.period);
+        if (o.by === 'resource') { emit(line(row, subject, c.period)); correctionRows++; } else addGroup(groupSubject(subject, r), row, c.period);
       }
     }
     if (buffered > 1 << 20) await flush();
@@ -197,7 +198,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
   if (o.by !== 'resource') {
     const sorted = [...groups.values()].sort((a, b) => (a.sort < b.sort ? -1 : a.sort > b.sort ? 1 : compareRows(a.row, b.row)));
     for (const g of sorted) {
-      emit(line(focusRecord(g.row, g.subject, g.corrected)));
+      emit(line(g.row, g.subject, g.corrected));
       if (g.corrected) correctionRows++; else rows++;
       if (buffered > 1 << 20) await flush();
     }

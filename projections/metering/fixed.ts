@@ -4,6 +4,26 @@
  * product of such a quantity and a decimal unit price. No binary floating point touches a quantity or an amount.
  */
 
+/** An exact integer: a Number while it is a safe integer, a BigInt beyond 2^53 (hot paths stay in Numbers). */
+export type Int = number | bigint;
+const safe = Number.isSafeInteger;
+export const big = (v: Int): bigint => (typeof v === 'bigint' ? v : BigInt(v));
+/** Back to a Number when it fits. */
+export const norm = (v: bigint): Int => (v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v);
+export function addInt(a: Int, b: Int): Int {
+  if (typeof a === 'number' && typeof b === 'number') { const s = a + b; if (safe(s)) return s; }
+  return norm(big(a) + big(b));
+}
+export function subInt(a: Int, b: Int): Int {
+  if (typeof a === 'number' && typeof b === 'number') { const s = a - b; if (safe(s)) return s; }
+  return norm(big(a) - big(b));
+}
+export function mulInt(a: Int, b: Int): Int {
+  if (typeof a === 'number' && typeof b === 'number') { const p = a * b; if (safe(p)) return p; }
+  return norm(big(a) * big(b));
+}
+export const isZero = (v: Int): boolean => (typeof v === 'number' ? v === 0 : v === 0n);
+
 /** Sum of products q × ms: a Number while exact, spilling into a BigInt beyond 2^53. */
 export class UnitMs {
   small = 0;
@@ -11,10 +31,18 @@ export class UnitMs {
   add(q: number, ms: number): void {
     const p = q * ms;
     const s = this.small + p;
-    if (Number.isSafeInteger(p) && Number.isSafeInteger(s)) this.small = s;
+    if (safe(p) && safe(s)) this.small = s;
     else this.big += BigInt(q) * BigInt(ms);
   }
-  value(): bigint { return BigInt(this.small) + this.big; }
+  value(): Int { return this.big === 0n ? this.small : norm(BigInt(this.small) + this.big); }
+}
+
+/** n / d rounded half to even, n ≥ 0 and d > 0 safe Numbers (exact: see divHalfEven). */
+function divHalfEvenNumber(n: number, d: number): number {
+  // For n, d < 2^53 the float quotient rounds correctly, so its floor is the integer quotient.
+  const q = Math.floor(n / d);
+  const r2 = (n - q * d) * 2;
+  return r2 > d || (r2 === d && q % 2 === 1) ? q + 1 : q;
 }
 
 /** n / d rounded half to even (d > 0). */
@@ -32,16 +60,22 @@ const MS_PER_HOUR = 3_600_000n;
 
 /**
  * unit-milliseconds → micro-units-hours, weighted: round(unitMs × weight / (divisor × 3,600,000) × 10^6), half even.
- * `weight` is int / 10^scale.
+ * `weight` is int / 10^scale. (10^6 / 3,600,000 = 10 / 36.)
  */
-export function microUnitHours(unitMs: bigint, divisor: number, weightInt = 1n, weightScale = 0): bigint {
-  return divHalfEven(unitMs * MICRO * weightInt, BigInt(divisor) * MS_PER_HOUR * 10n ** BigInt(weightScale));
+export function microUnitHours(unitMs: Int, divisor: number, weightInt: bigint = 1n, weightScale = 0): Int {
+  if (typeof unitMs === 'number' && unitMs >= 0 && weightScale <= 12) {
+    const w = Number(weightInt);
+    const n = unitMs * 10 * w;
+    const d = 36 * divisor * 10 ** weightScale;
+    if (safe(n) && safe(d) && safe(w)) return divHalfEvenNumber(n, d);
+  }
+  return norm(divHalfEven(big(unitMs) * MICRO * weightInt, BigInt(divisor) * MS_PER_HOUR * 10n ** BigInt(weightScale)));
 }
 
 /** The decimal text of int / 10^scale, without trailing zeros ("2.5", "-0.0003", "12"). */
-export function formatScaled(int: bigint, scale: number): string {
+export function formatScaled(int: Int, scale: number): string {
   if (scale === 0) return int.toString();
-  const neg = int < 0n;
+  const neg = int < 0;
   let digits = (neg ? -int : int).toString();
   if (digits.length <= scale) digits = '0'.repeat(scale - digits.length + 1) + digits;
   let intPart = digits.slice(0, digits.length - scale);
@@ -53,7 +87,7 @@ export function formatScaled(int: bigint, scale: number): string {
   const text = frac ? `${intPart}.${frac}` : intPart;
   return neg && text !== '0' ? `-${text}` : text;
 }
-export const formatMicro = (micro: bigint): string => formatScaled(micro, 6);
+export const formatMicro = (micro: Int): string => formatScaled(micro, 6);
 
 /** Parses a decimal text into int / 10^scale. */
 export function parseScaled(text: string): { int: bigint; scale: number } {

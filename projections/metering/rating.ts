@@ -9,7 +9,7 @@
 import { METERS, stateIndex, type MeterDef } from '../../layers/metering/meters.ts';
 import { DAY_MS, HOUR_MS, ceilHour, floorHour } from '../../layers/metering/period.ts';
 import { ONE, ZERO_DEC, type Dec, type RatedBook, type RatedTier } from '../../layers/metering/pricebook.ts';
-import { microUnitHours, UnitMs } from './fixed.ts';
+import { isZero, microUnitHours, mulInt, subInt, UnitMs, type Int } from './fixed.ts';
 import type { MeteredResource } from './segments.ts';
 
 export type Granularity = 'period' | 'day' | 'hour';
@@ -43,11 +43,13 @@ export interface RatedRow {
   book: RatedBook | null;
   chargeStart: number;
   chargeEnd: number;
-  consumedMicro: bigint;
-  pricingMicro: bigint;
+  consumedMicro: Int;
+  pricingMicro: Int;
   unitPrice: Dec;
+  /** unitPrice.int as an exact Int (Number when it fits). */
+  unitPriceInt: Int;
   /** cost = pricingMicro × unitPrice.int / 10^(6 + unitPrice.scale) */
-  cost: bigint;
+  cost: Int;
   costScale: number;
 }
 
@@ -146,17 +148,18 @@ function finish(key: string, acc: Acc, W: number, p: RateParams): RatedRow | nul
   const consumedMicro = microUnitHours(unitMs, meter.divisor);
   const weight = mp?.stateWeights[acc.state] ?? ONE;
   const pricingMicro = microUnitHours(unitMs, meter.divisor, weight.int, weight.scale);
-  if (consumedMicro === 0n && pricingMicro === 0n) return null;
+  if (isZero(consumedMicro) && isZero(pricingMicro)) return null;
   const tiers = mp?.tiers ?? FREE;
   const tier = tiers[acc.tier];
   const tw = acc.template && acc.book ? (acc.book.templateWeights as Record<string, Dec>)[acc.template] ?? ONE : ONE;
-  const unitPrice: Dec = { int: tier.price.int * tw.int, scale: tier.price.scale + tw.scale };
+  const unitPrice: Dec = tw === ONE ? tier.price : { int: tier.price.int * tw.int, scale: tier.price.scale + tw.scale };
+  const unitPriceInt = unitPrice.int <= 9007199254740991n ? Number(unitPrice.int) : unitPrice.int;
   const chargeStart = W === 0 ? floorHour(acc.hullStart) : acc.window;
   const chargeEnd = W === 0 ? Math.min(ceilHour(acc.hullEnd), p.pe) : Math.min(acc.window + W, p.pe);
   return {
     key, meter, state: acc.state, template: acc.template, tier: acc.tier, tierFrom: tier.from, tierUpTo: tier.upTo,
-    tiered: tiers.length > 1, book: acc.book, chargeStart, chargeEnd, consumedMicro, pricingMicro, unitPrice,
-    cost: pricingMicro * unitPrice.int, costScale: 6 + unitPrice.scale,
+    tiered: tiers.length > 1, book: acc.book, chargeStart, chargeEnd, consumedMicro, pricingMicro, unitPrice, unitPriceInt,
+    cost: mulInt(pricingMicro, unitPriceInt), costScale: 6 + unitPrice.scale,
   };
 }
 
@@ -193,10 +196,10 @@ export function diffRows(before: RatedRow[], after: RatedRow[]): RatedRow[] {
 function delta(n: RatedRow | undefined, o: RatedRow | undefined): RatedRow | null {
   const base = (n ?? o)!;
   const scale = base.costScale;
-  const consumedMicro = (n?.consumedMicro ?? 0n) - (o?.consumedMicro ?? 0n);
-  const pricingMicro = (n?.pricingMicro ?? 0n) - (o?.pricingMicro ?? 0n);
-  const cost = (n?.cost ?? 0n) - (o?.cost ?? 0n);
-  if (consumedMicro === 0n && pricingMicro === 0n && cost === 0n) return null;
+  const consumedMicro = subInt(n?.consumedMicro ?? 0, o?.consumedMicro ?? 0);
+  const pricingMicro = subInt(n?.pricingMicro ?? 0, o?.pricingMicro ?? 0);
+  const cost = subInt(n?.cost ?? 0, o?.cost ?? 0);
+  if (isZero(consumedMicro) && isZero(pricingMicro) && isZero(cost)) return null;
   return {
     ...base, consumedMicro, pricingMicro, cost, costScale: scale,
     chargeStart: Math.min(n?.chargeStart ?? Infinity, o?.chargeStart ?? Infinity),

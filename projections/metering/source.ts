@@ -34,7 +34,9 @@ export function decodeBody(type: string, body: string): { data: any; occurredAt:
   }
   let data = JSON.parse(body.slice(8, i));
   const o = body.indexOf('"occurredAt":"', i);
-  const occurredAt = parseUtc(body.slice(o + 14, body.indexOf('"', o + 14)));
+  const text = body.slice(o + 14, body.indexOf('"', o + 14));
+  // the store validated it (UTC ISO 8601); the common millisecond form parses directly
+  const occurredAt = text.length === 24 ? Date.parse(text) : parseUtc(text);
   const v = body.lastIndexOf('"version":');
   const version = Number.parseInt(body.slice(v + 10), 10);
   if (needsUpcast(type, version)) data = upcast(type, version, data).data;
