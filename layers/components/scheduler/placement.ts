@@ -195,6 +195,8 @@ export class Planner {
       const scored: { host: HostView; score: number }[] = [];
       for (const tier of tiers) {
         for (const d of tier) {
+          // enough feasible hosts scored in this tier: stop looking (O(sample) per replica even with many areas)
+          if (scored.length >= this.sample) break;
           for (const pool of domains.get(d)!) {
             const r = this.scan(pool, req.size, (h) => componentHosts.has(h.hostId) || (req.excludeHosts?.has(h.hostId) ?? false) || avoidHost(h), count);
             candidates += r.examined;
