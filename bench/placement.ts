@@ -127,8 +127,10 @@ function ffdHostsUsed(specs: HostSpec[], contracts: Contract[]): { hostsUsed: nu
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
-  const hostsN = opts.quick ? 1_000 : 10_000;
-  const replicasN = opts.quick ? 100_000 : 1_000_000;
+  // sizes: --quick, or LEDGER_BENCH_PLACEMENT_HOSTS / LEDGER_BENCH_PLACEMENT_REPLICAS to measure other points
+  const envInt = (name: string) => { const v = Number(process.env[name]); return Number.isInteger(v) && v > 0 ? v : undefined; };
+  const hostsN = envInt('LEDGER_BENCH_PLACEMENT_HOSTS') ?? (opts.quick ? 1_000 : 10_000);
+  const replicasN = envInt('LEDGER_BENCH_PLACEMENT_REPLICAS') ?? (opts.quick ? 100_000 : 1_000_000);
   const inFlight = 512;
   // the run allocates fast (copy-on-write host states): a larger young generation halves the scavenging
   v8.setFlagsFromString('--max-semi-space-size=64');
