@@ -20,7 +20,7 @@ test('refuses another decider for a taken category, bad names and non-deciders',
 
 test('core/deciders.ts registers every layer that exists', async () => {
   await import('./deciders.ts');
-  for (const c of ['Region', 'Zone', 'Names', 'Host', 'Network', 'XNetwork', 'Image', 'XImage', 'RContract', 'User', 'Project']) {
+  for (const c of ['Region', 'Zone', 'Names', 'Host', 'Network', 'XNetwork', 'Image', 'XImage', 'RContract', 'User', 'Project', 'ComponentType', 'CContract', 'Billing']) {
     assert.ok(deciderFor(c), `no decider for ${c}`);
   }
 });
