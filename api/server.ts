@@ -11,9 +11,9 @@
  * made; the ledger belongs to the caller.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { v7 as uuidv7 } from 'uuid';
 import type { Ledger } from '../core/ledger.ts';
 import { loadTokenSecret, TokenVerifier } from './auth/tokens.ts';
+import { correlationIdOf } from './correlation.ts';
 import { DEFAULT_LIMITS, type QueryLimits } from './graphql/hardening.ts';
 import type { GraphQLModule } from './graphql/module.ts';
 import { CursorCodec } from './graphql/relay.ts';
@@ -51,8 +51,10 @@ export interface ApiOptions {
   /** Largest projection lag /readyz accepts (default 1000 events). */
   readyMaxLag?: number;
   graphiql?: boolean;
-  /** graphql-jit after N executions of a query (default 0: off). */
+  /** graphql-jit: compile a query after N executions (default 1; 0: off). */
   jit?: number;
+  /** Answer repeated cacheable queries from the response cache (default true). */
+  responseCache?: boolean;
   /** Collect Node's default process metrics (default true). */
   defaultMetrics?: boolean;
   /** Mutations wait this long for the read models (default 5 s). */
@@ -65,11 +67,8 @@ declare module 'fastify' {
   }
 }
 
-const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-export const correlationIdOf = (header: string | string[] | undefined): string => {
-  const v = Array.isArray(header) ? header[0] : header;
-  return v && CORRELATION_ID.test(v) ? v : uuidv7();
-};
+
+export { correlationIdOf };
 
 export async function buildServer(ledger: Ledger, options: ApiOptions = {}): Promise<FastifyInstance> {
   const mode = options.mode ?? ledger.config.LEDGER_MODE;
@@ -118,7 +117,8 @@ export async function buildServer(ledger: Ledger, options: ApiOptions = {}): Pro
       ledger, api, verifier, cursors, pubsub, metrics, limits, production,
       graphiql: options.graphiql ?? !production,
       path: GRAPHQL_PATH,
-      jit: options.jit ?? 0,
+      jit: options.jit ?? 1,
+      responseCache: options.responseCache ?? true,
       settleTimeoutMs: options.settleTimeoutMs ?? 5000,
     });
   });

@@ -80,4 +80,24 @@ test('service: only operators manage users; another tenant\'s project is "does n
   assert.equal(ghostUser.code, 'USER_NOT_FOUND');
 });
 
+
+test('the read cache notices changes committed by another connection (another process)', async () => {
+  const svc = new ProjectsService(ledger);
+  const u = (await svc.createUser(operator, { name: 'Eve' })).id;
+  const p = (await svc.createProject({ kind: 'tenant', id: u }, { name: 'before' })).id;
+  await ledger.settle();
+  const read = new ProjectsReadModel(ledger.readModels);
+  assert.equal(read.project(p)?.name, 'before');
+  assert.equal(read.project(p)?.name, 'before'); // cached
+  const Database = (await import('better-sqlite3')).default;
+  const other = new Database(join(dir, 'readmodels.sqlite'));
+  other.prepare('UPDATE projects_projects SET name = ? WHERE project_id = ?').run('after', p);
+  other.close();
+  await new Promise((r) => setTimeout(r, 25)); // other writers are looked for every 20 ms
+  assert.equal(read.project(p)?.name, 'after');
+  await svc.renameProject({ kind: 'tenant', id: u }, { projectId: p, name: 'renamed' });
+  await ledger.settle();
+  assert.equal(read.project(p)?.name, 'renamed', 'and changes applied by this process\'s projection');
+});
+
 test.run();

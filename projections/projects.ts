@@ -18,6 +18,14 @@ export const PROJECTS_TABLES = {
   components: 'projects_components',
 } as const;
 
+/** Changes applied to each database's projects tables by this process (read caches compare it; see projects-read.ts). */
+const changeCounters = new WeakMap<Database.Database, { n: number }>();
+export function projectsChangeCounter(db: Database.Database): { n: number } {
+  let c = changeCounters.get(db);
+  if (!c) { c = { n: 0 }; changeCounters.set(db, c); }
+  return c;
+}
+
 type Stmts = ReturnType<typeof prepare>;
 const statements = new WeakMap<Database.Database, Stmts>();
 
@@ -71,10 +79,12 @@ export const projectsProjection: SqliteProjection = {
       CREATE INDEX IF NOT EXISTS projects_components_by_seq ON projects_components (project_id, seq);
     `);
     statements.delete(db);
+    projectsChangeCounter(db).n++;
   },
   apply(db, stored: StoredEvent) {
     let s = statements.get(db);
     if (!s) { s = prepare(db); statements.set(db, s); }
+    projectsChangeCounter(db).n++;
     const at = stored.metadata.occurredAt;
     const e = { type: stored.type, data: stored.data } as UserEvent | ProjectEvent;
     switch (e.type) {

@@ -151,4 +151,31 @@ test('events carry the request\'s correlation id, the actor and the tenant', asy
   assert.match(generated.headers.get('x-correlation-id')!, /^[0-9a-f-]{36}$/, 'an unusable header is replaced by a fresh id');
 });
 
+
+test('repeated queries come from the response cache until the read model changes; per caller; never stale', async () => {
+  const id = await api.createProject(adaToken, 'cached');
+  const q = '{ viewer { projects(first: 100) { edges { node { id name } } } } }';
+  const metric = async () => {
+    const text = await (await fetch(`${api.base}/metrics`)).text();
+    return Number(/ledger_graphql_response_cache_total\{result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+  const hits0 = await metric();
+  const a = await api.gql(q, undefined, adaToken);
+  const b = await api.gql(q, undefined, adaToken);
+  assert.equal(a.text, b.text);
+  assert.equal(await metric(), hits0 + 1, 'the second answer was a cache hit');
+  await api.gql(`mutation { projectRename(input: { projectId: "${id}", name: "renamed in cache test" }) { userErrors { code } } }`, undefined, adaToken);
+  const c = await api.gql(q, undefined, adaToken);
+  assert.ok(c.body.data.viewer.projects.edges.some((e: any) => e.node.id === id && e.node.name === 'renamed in cache test'), 'a change invalidates');
+  // another caller with the same query text gets its own answer
+  const other = await api.tenantToken(await api.createUser('Other'));
+  const d = await api.gql(q, undefined, other);
+  assert.equal(d.body.data.viewer.projects.edges, []);
+  // operations that touch fields not declared cacheable (node) are never cached
+  const hits1 = await metric();
+  await api.gql(`{ node(id: "${id}") { id } }`, undefined, adaToken);
+  await api.gql(`{ node(id: "${id}") { id } }`, undefined, adaToken);
+  assert.equal(await metric(), hits1);
+});
+
 test.run();

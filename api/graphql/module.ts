@@ -28,6 +28,12 @@ export interface GraphQLModule {
   projections?: SqliteProjection[];
   /** Event → subscription-topic mappings, published after the read models applied the events. */
   changeFeeds?: ChangeFeed[];
+  /**
+   * Declares which of this module's resolved fields (`Type.field`) answer only from state whose every change moves
+   * `version(ledger)`. A query whose resolved fields are all declared so (fields without a resolver always qualify)
+   * may be answered from the response cache while the versions stay the same. Declare nothing when unsure.
+   */
+  cacheable?: { fields: string[]; version(ledger: Ledger): string | number };
 }
 
 export const defineModule = (m: GraphQLModule): GraphQLModule => m;

@@ -13,6 +13,7 @@ import { createErrorFormatter, safeGraphQLError } from '../graphql/errors.ts';
 import { limitRules, validateDocument, type QueryLimits } from '../graphql/hardening.ts';
 import type { CursorCodec } from '../graphql/relay.ts';
 import type { AssembledApi } from '../graphql/schema.ts';
+import { ResponseCache } from '../graphql/response-cache.ts';
 import { mercuriusPubSub } from '../pubsub/mercurius.ts';
 import type { PubSub } from '../pubsub/port.ts';
 import type { ApiMetrics } from './metrics.ts';
@@ -32,9 +33,13 @@ export interface GraphQLPluginOptions {
   jit: number;
   /** How long a mutation waits for the read models before answering (read-your-writes). */
   settleTimeoutMs: number;
+  /** Serve repeated cacheable queries from the response cache (see response-cache.ts). */
+  responseCache: boolean;
 }
 
 const kOp = Symbol('ledger.graphqlOperation');
+const kCache = Symbol('ledger.responseCache');
+type CacheState = { key: string; stamp?: string; ok?: boolean };
 type OpRecord = { type: string; name: string; started: bigint };
 
 /** Subscription start errors skip the error formatter in mercurius: make them safe here. */
@@ -108,12 +113,40 @@ export const graphqlPlugin = fp<GraphQLPluginOptions>(async (app, o) => {
     if (errors.length) throw new GraphQLError(errors.map((e) => e.message).join('; '));
   });
 
+  const cache = o.responseCache && api.modules.some((m) => m.cacheable) ? new ResponseCache(ledger, api) : null;
+  if (cache) {
+    app.addHook('preHandler', async (request, reply) => {
+      if (request.method !== 'POST' || request.routeOptions.url !== o.path || !request.principal || Array.isArray(request.body)) return;
+      const key = ResponseCache.key(request.principal.subject, request.body as Record<string, unknown>);
+      if (!key) return;
+      const hit = cache.get(key);
+      if (hit !== null) {
+        metrics.responseCache.inc({ result: 'hit' });
+        return reply.header('content-type', 'application/json; charset=utf-8').send(hit);
+      }
+      metrics.responseCache.inc({ result: 'miss' });
+      (request as any)[kCache] = { key } satisfies CacheState;
+    });
+    app.addHook('onSend', async (request, reply, payload) => {
+      const state = (request as any)[kCache] as CacheState | undefined;
+      if (state?.stamp && state.ok && reply.statusCode === 200 && typeof payload === 'string') cache.set(state.key, state.stamp, payload);
+      return payload;
+    });
+  }
+
   app.graphql.addHook('preExecution', async (_schema, document, context) => {
     const op = operationOf(document);
     (context as any)[kOp] = { type: op?.operation ?? 'unknown', name: metrics.operationLabel(op?.name?.value), started: process.hrtime.bigint() } satisfies OpRecord;
+    const state = (context as any).reply?.request?.[kCache] as CacheState | undefined;
+    if (state && cache) {
+      const body = (context as any).reply.request.body as { operationName?: unknown };
+      state.stamp = cache.stampOf(document, typeof body?.operationName === 'string' ? body.operationName : undefined) ?? undefined;
+    }
   });
   app.graphql.addHook('onResolution', async (execution, context) => {
     const op = (context as any)[kOp] as OpRecord | undefined;
+    const state = (context as any).reply?.request?.[kCache] as CacheState | undefined;
+    if (state) state.ok = !execution.errors?.length;
     if (!op) return;
     metrics.graphqlOperations.inc({ type: op.type, name: op.name, outcome: execution.errors?.length ? 'error' : 'ok' });
     metrics.graphqlDuration.observe({ type: op.type }, Number(process.hrtime.bigint() - op.started) / 1e9);

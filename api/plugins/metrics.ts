@@ -16,6 +16,7 @@ export interface ApiMetrics {
   graphqlErrors: Counter<'code'>;
   subscriptions: Gauge;
   changesPublished: Counter;
+  responseCache: Counter<'result'>;
   /** A bounded label for a client-chosen operation name. */
   operationLabel(name: string | undefined): string;
 }
@@ -39,6 +40,7 @@ export function createMetrics(ledger: Ledger, options: { defaultMetrics?: boolea
     graphqlErrors: new Counter({ name: 'ledger_graphql_errors_total', help: 'GraphQL errors answered, by code', labelNames: ['code'], registers: [registry] }),
     subscriptions: new Gauge({ name: 'ledger_graphql_subscriptions_active', help: 'Live GraphQL subscriptions', registers: [registry] }),
     changesPublished: new Counter({ name: 'ledger_changes_published_total', help: 'Change messages published to subscribers', registers: [registry] }),
+    responseCache: new Counter({ name: 'ledger_graphql_response_cache_total', help: 'Query answers served from the response cache (hit) or executed (miss)', labelNames: ['result'], registers: [registry] }),
     operationLabel(name) {
       if (!name) return 'anonymous';
       if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return 'other';

@@ -63,6 +63,11 @@ export const module = defineModule({
   name: 'projects',
   schema: ['projects.graphql'],
   projections: [projectsProjection],
+  // Every field below reads only the projects read model (and the caller's token, which is part of the cache key).
+  cacheable: {
+    fields: ['Query.viewer', 'Query.user', 'Query.users', 'Query.project', 'User.projects', 'Project.owner'],
+    version: (ledger) => readModel(ledger).version(),
+  },
   nodeTypes: [
     { prefix: 'u', typename: 'User', load: (id, ctx) => visibleUser(ctx, id) },
     { prefix: 'p', typename: 'Project', load: (id, ctx) => visibleProject(ctx, id) },
