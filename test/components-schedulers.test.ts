@@ -18,6 +18,8 @@ import { seedComponentTypes } from '../layers/components/seed.ts';
 import { executeFresh, loadFresh } from '../layers/components/exec.ts';
 import { ccontractDecider, type CContractState } from '../layers/components/ccontract/decider.ts';
 import { stream } from '../layers/components/ids.ts';
+import { Fleet } from '../layers/components/scheduler/fleet.ts';
+import { Planner } from '../layers/components/scheduler/placement.ts';
 import { checkHostInvariants, grid, needs, readAllEvents, registerHosts, requestComponent, until } from '../layers/components/testing/fleet.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
 
@@ -70,14 +72,31 @@ test('3 schedulers, 1 nats-server: contention never overcommits a host nor place
       return requestComponent(main, needs(`c_vm${i}`, { type: { typeId: 'ct_cloud_host', name: 'cloud-host', version: 1, distribution: 'Cell', singleRunning: true, pool: { kind: 'resources' }, hostTypes: ['VM'] }, replicas: 1, access: 'Zone', zoneId: `z_0_${i % 3}` }));
     }),
   ]);
-  await until('every contract placed or deferred', async () => [...(await states(ids)).values()].every(settled), 30_000, 100);
+  // converged: every contract placed, or deferred because a fresh plan over the committed fleet finds no room
+  const noRoom = async (all: Map<string, CContractState>) => {
+    const fleet = new Fleet();
+    for (const e of await readAllEvents(main.store, ['Host'])) fleet.apply(e);
+    const planner = new Planner(fleet);
+    for (const s of all.values()) {
+      if (!s.deferred) continue;
+      const pending = s.slots.filter((x) => x.state === 'pending').map((x) => x.replica);
+      const placed = s.slots.filter((x) => x.placement && x.state !== 'pending').map((x) => ({ hostId: x.placement!.hostId, regionId: x.placement!.regionId, zoneId: x.placement!.zoneId, area: x.placement!.area }));
+      const n = s.needs!;
+      if (planner.plan({ componentId: n.componentId, size: s.size, hostTypes: n.type.hostTypes, access: n.access, regionId: n.regionId, zoneId: n.zoneId, replicas: pending, placed }).ok) return false;
+    }
+    return true;
+  };
+  await until('every contract placed, or deferred with no room left for it', async () => {
+    const all = await states(ids);
+    return [...all.values()].every(settled) && await noRoom(all);
+  }, 30_000, 200);
 
   const check = await checkHostInvariants(main.store);
   assert.equal(check.overcommits, [], 'no host over capacity');
   assert.equal(check.doubles, [], 'no replica incarnation sliced twice');
   const all = await states(ids);
   const placed = [...all.values()].flatMap((s) => s.slots.filter((x) => x.placement && x.state !== 'pending'));
-  assert.is(placed.length, 48, `the fleet is full (48 replicas placed, got ${placed.length})`);
+  assert.ok(placed.length >= 30 && placed.length <= 48, `most of the fleet is used: ${placed.length} of 48 places`);
   for (const [id, s] of all) {
     const zones = s.slots.filter((x) => x.placement && x.state !== 'pending').map((x) => x.placement!.zoneId);
     if (s.needs!.access === 'Region') assert.is(new Set(zones).size, zones.length, `${id}: replicas share a zone: ${zones.join(', ')}`);
@@ -93,7 +112,7 @@ test('3 schedulers, 1 nats-server: contention never overcommits a host nor place
     assert.ok(r.candidates > 0 && r.top.length > 0 && r.why.includes('→'), `reasons: ${JSON.stringify(r)}`);
   }
   const work = schedulers.map((s) => s.stats.decisions);
-  console.log(`  decisions per scheduler ${work.join(' / ')}; claims lost ${schedulers.map((s) => s.stats.claimsLost).join(' / ')}; slices refused ${schedulers.map((s) => s.stats.slicesRefused).join(' / ')}; ${deferred.length} contracts deferred`);
+  console.log(`  ${placed.length} of 48 places used; decisions per scheduler ${work.join(' / ')}; claims lost ${schedulers.map((s) => s.stats.claimsLost).join(' / ')}; slices refused ${schedulers.map((s) => s.stats.slicesRefused).join(' / ')}; ${deferred.length} contracts deferred`);
   assert.ok(work.filter((n) => n > 0).length >= 2, `the work was shared (${work.join(' / ')})`);
 
   // capacity appears: release the placed rdbms contracts; the deferred ones get placed
