@@ -35,18 +35,23 @@ const quantity = (v: Record<string, unknown>): string | undefined => {
   return parts.join(', ');
 };
 
-function show(v: unknown): string {
+function show(v: unknown, depth = 0): string {
   if (v === null) return 'null';
   if (typeof v === 'string') return /^[\w.:/@-]+$/.test(v) ? v : JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
   if (typeof v !== 'object') return String(v);
-  if (Array.isArray(v)) return v.length <= 3 ? `[${v.map(show).join(', ')}]` : `[${v.length} items]`;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    return v.length <= 3 && v.every((x) => x === null || typeof x !== 'object') ? `[${v.map((x) => show(x)).join(', ')}]` : `[${v.length} item${v.length > 1 ? 's' : ''}]`;
+  }
   const o = v as Record<string, unknown>;
   if (Object.keys(o).some((k) => (SIZE_KEYS as readonly string[]).includes(k)) || 'components' in o) {
     const q = quantity(o);
     if (q !== undefined) return `(${q})`;
   }
-  const s = JSON.stringify(o);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  if (depth > 0) return '{…}';
+  const entries = Object.entries(o).filter(([, x]) => x !== undefined);
+  const shown = entries.slice(0, 3).map(([k, x]) => `${k} ${show(x, depth + 1)}`);
+  return `{${shown.join(', ')}${entries.length > 3 ? ', …' : ''}}`;
 }
 
 export function summarize(event: StoredEvent): string {
