@@ -17,5 +17,9 @@ export const scenarios: Record<string, Scenario> = {
   placement: { description: '1M anti-affine replicas on 10k hosts, committed (SQLite group commit): placements/s, p99 decision, violations, packing vs FFD', run: async (o) => (await import('./placement.ts')).run(o) },
   agent: { description: 'time to start N CNodes through the host agent (ledger → bus → agent → oci driver → report) vs N raw runc run -d', run: async (o) => (await import('./agent.ts')).run(o) },
   metering: { description: 'FOCUS CSV export of one month of 100,000 XNodes (~1M events) vs a raw read of the same events: rows/s, seconds, peak RSS', run: async (o) => (await import('./metering.ts')).run(o) },
+  graphql: {
+    description: 'autocannon, 50 connections: a tenant\'s viewer { projects(first: 20) } through the full API (auth, metrics, JIT, response cache; also without the cache) vs a bare mercurius { hello }: req/s, p50/p99, ratio',
+    run: async (o) => (await import('./graphql.ts')).run(o),
+  },
   replay: { description: 'rebuild every read model from zero over 1M events generated through the real deciders vs a raw SELECT+JSON.parse of the same rows: events/s, ratio', run: async (o) => (await import('./replay.ts')).run(o) },
 };
