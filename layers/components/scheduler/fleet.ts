@@ -35,6 +35,8 @@ export interface HostView {
   reachable: boolean;
   retired: boolean;
   poweredOffAt?: string;
+  /** When it was last seen before it became unreachable (the health monitor's lastSeenAt, else when it was marked). */
+  lastSeenAt?: string;
   /** Last applied revision of the host's stream. */
   revision: number;
   slices: Map<string, SliceView>;
@@ -124,7 +126,12 @@ export class Fleet {
     h.revision = stored.revision;
     switch (e.type) {
       case 'HostCapacityAdjusted': h.capacity = e.data.capacity; this.grew(h); break;
-      case 'HostStatusChanged': h.admin = e.data.admin; h.reachable = e.data.reachable; if (e.data.reachable) h.poweredOffAt = undefined; this.grew(h); break;
+      case 'HostStatusChanged':
+        if (h.reachable && !e.data.reachable) h.lastSeenAt = e.data.lastSeenAt ?? stored.metadata.occurredAt;
+        h.admin = e.data.admin; h.reachable = e.data.reachable;
+        if (e.data.reachable) { h.poweredOffAt = undefined; h.lastSeenAt = undefined; }
+        this.grew(h);
+        break;
       case 'HostPoweredOff': h.reachable = false; h.poweredOffAt = e.data.confirmedAt; this.version++; break;
       case 'HostRetired': h.retired = true; this.version++; break;
       case 'XNodeObserved': case 'XNodeCopyStarted': case 'XNodeCopyCompleted': case 'XNodeCopyFailed': {

@@ -169,13 +169,23 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
   }
 
   async function doWork(componentId: string): Promise<void> {
-    const { state, revision } = await loadContract(componentId);
+    let { state, revision } = await loadContract(componentId); // eslint-disable-line prefer-const
     if (revision < 0 || !state.needs || state.status === 'released') return;
     const cid = componentId;
     const tenant = state.needs.tenantId;
 
     if (state.status === 'releasing') return releaseAll(cid, state);
 
+    // a replica on a host that is unreachable (a message about it may have been missed): report it lost
+    for (const slot of state.slots) {
+      if (slot.child || !slot.placement || slot.state === 'pending' || slot.state === 'released' || slot.state === 'fenced') continue;
+      const host = fleet.host(slot.placement.hostId);
+      if (!host || host.reachable) continue;
+      const lastSeen = Date.parse(host.lastSeenAt ?? iso(now()));
+      const r = await onContract({ type: 'ReportReplicaLost', data: { componentId: cid, replica: slot.replica, epoch: slot.epoch, hostId: host.hostId, xnodeId: slot.placement.xnodeId, cause: host.poweredOffAt ? 'host-powered-off' : 'host-unreachable', ...(!host.poweredOffAt && { notBefore: iso(lastSeen + leaseMs + skewMs) }), ...(host.lastSeenAt && { lastSeenAt: host.lastSeenAt }), detectedAt: iso(now()) } }, `lost:sweep:${cid}:${slot.replica}:${slot.epoch}`, undefined, tenant);
+      if (r.events.length) { stats.lost++; log(`${cid}/${slot.replica}@${slot.epoch} found on unreachable ${host.hostId}: lost`); }
+    }
+    state = (await loadContract(cid)).state;
     for (const slot of state.slots) await superseded(cid, slot, tenant);
 
     // reconcile placing slots with what the hosts say
@@ -514,6 +524,7 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
     const t = now();
     if (s.status === 'releasing') return quietFor > 2 * sweepMs;
     for (const slot of s.slots) {
+      if (slot.placement && !slot.child && slot.state !== 'pending' && slot.state !== 'released' && slot.state !== 'fenced' && fleet.host(slot.placement.hostId)?.reachable === false) return quietFor > 2 * sweepMs;
       if (slot.old.some((o) => !o.fenced)) return quietFor > 2 * sweepMs;
       if (slot.state === 'pending' && (!slot.notBefore || Date.parse(slot.notBefore) <= t)) {
         if (s.deferred) return deferredAt.get(s.needs.componentId) !== fleet.version;
