@@ -21,6 +21,14 @@ import type { HostEvent } from '../../resources/host/events.ts';
 interface Pending { command: HostCommand; ctx: CommandContext; resolve: (events: StoredEvent[]) => void; reject: (e: unknown) => void }
 interface HostEntry { state: HostState; revision: number; commandIds: Set<string>; queue: Pending[]; busy: boolean }
 
+/** Command ids remembered per host (the most recent ones): an older repeated slice is decided again, which the Host
+ *  decider answers with "the same request again" (no events), so forgetting them is safe and keeps memory flat. */
+const REMEMBERED_COMMANDS = 1024;
+function remember(entry: HostEntry, commandId: string): void {
+  entry.commandIds.add(commandId);
+  if (entry.commandIds.size > REMEMBERED_COMMANDS) entry.commandIds.delete(entry.commandIds.values().next().value!);
+}
+
 export class HostBatcher {
   private readonly hosts = new Map<string, HostEntry>();
   appends = 0;
@@ -49,7 +57,7 @@ export class HostBatcher {
       for (const e of batch) {
         entry.state = hostDecider.evolve(entry.state, e as unknown as HostEvent);
         entry.revision = e.revision;
-        if (e.metadata.commandId) entry.commandIds.add(e.metadata.commandId);
+        if (e.metadata.commandId) remember(entry, e.metadata.commandId);
       }
       if (batch.length < 1000) return;
       from = entry.revision + 1;
@@ -106,7 +114,7 @@ export class HostBatcher {
         entry.state = state;
         entry.revision = result.nextExpectedRevision;
         for (const o of owners) {
-          if (o.p.ctx.commandId) entry.commandIds.add(o.p.ctx.commandId);
+          if (o.p.ctx.commandId) remember(entry, o.p.ctx.commandId);
           o.p.resolve(result.events.slice(o.from, o.from + o.count));
         }
         for (const f of failed) f.p.reject(f.error);
