@@ -100,4 +100,27 @@ test('the read cache notices changes committed by another connection (another pr
   assert.equal(read.project(p)?.name, 'renamed', 'and changes applied by this process\'s projection');
 });
 
+
+test('authorization checks see writes by other processes (suspension, a project created elsewhere)', async () => {
+  const { CommandHandler } = await import('../core/command-handler.ts');
+  const { SqliteEventStore } = await import('../core/event-store/sqlite.ts');
+  const { userDecider } = await import('../layers/projects/user/decider.ts');
+  const { projectDecider } = await import('../layers/projects/project/decider.ts');
+  const svc = new ProjectsService(ledger);
+  const u = (await svc.createUser(operator, { name: 'Fay' })).id;
+  const tenant = { kind: 'tenant', id: u } as const;
+  const p = (await svc.createProject(tenant, { name: 'mine' })).id;
+  // the server's handler has seen (and cached) the user as active and a project id as missing
+  const missing = 'p_madeelsewhere';
+  assert.equal(await svc.visibleProject(tenant, missing), null);
+  const other = new SqliteEventStore({ path: join(dir, 'events.sqlite') });
+  try {
+    await new CommandHandler(other, projectDecider).handle(`Project-${missing}`, { type: 'CreateProject', data: { projectId: missing, ownerId: u, name: 'elsewhere' } }, { actor: tenant, tenantId: u });
+    assert.equal((await svc.visibleProject(tenant, missing))?.name, 'elsewhere');
+    await new CommandHandler(other, userDecider).handle(`User-${u}`, { type: 'SuspendUser', data: { userId: u } }, { actor: operator });
+  } finally { await other.close(); }
+  const refused = await svc.renameProject(tenant, { projectId: p, name: 'x' }).catch((e) => e.code);
+  assert.equal(refused, 'USER_SUSPENDED');
+});
+
 test.run();

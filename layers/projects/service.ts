@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { DomainError } from '../../core/decider.ts';
+import { DomainError, fold, type Decider } from '../../core/decider.ts';
 import type { Ledger } from '../../core/ledger.ts';
 import type { Actor } from '../../schema/envelope.ts';
 import { ComponentId, Description, Name, newProjectId, newUserId, ProjectId, Quotas, Reason, stream, UserId } from './ids.ts';
@@ -86,7 +86,7 @@ const LinkInput = z.object({ projectId: ProjectId, componentId: ComponentId }).s
 const UnlinkInput = z.object({ projectId: ProjectId, componentId: ComponentId, reason: Reason.optional() }).strict();
 
 export class ProjectsService {
-  constructor(private readonly ledger: Pick<Ledger, 'execute' | 'load'>) {}
+  constructor(private readonly ledger: Pick<Ledger, 'execute' | 'load' | 'store'>) {}
 
   // ── users (operator only) ──────────────────────────────────────────────────────────────────────────────
 
@@ -161,13 +161,18 @@ export class ProjectsService {
     return this.onProject(actor, data.projectId, { type: 'UnlinkComponent', data }, meta);
   }
 
-  /** The project's state if `actor` may see it, else null (for a tenant: only its own projects). */
+  /**
+   * The project's state if `actor` may see it, else null (for a tenant: only its own projects). A project's existence
+   * and owner never change once created, so a cached "yes" stands; a "no" is confirmed against the store (another
+   * process may have created the project since the command handler cached the stream).
+   */
   async visibleProject(actor: Actor, projectId: string): Promise<ProjectState | null> {
     if (!ProjectId.safeParse(projectId).success) return null;
+    const visible = (state: ProjectState) => state.status !== 'none' && (actor.kind !== 'tenant' || state.ownerId === actor.id);
     const { state } = await this.ledger.load(projectDecider, stream.project(projectId));
-    if (state.status === 'none') return null;
-    if (actor.kind === 'tenant' && state.ownerId !== actor.id) return null;
-    return state;
+    if (visible(state)) return state;
+    const fresh = await this.fresh(projectDecider, stream.project(projectId));
+    return visible(fresh) ? fresh : null;
   }
 
   // ── helpers ────────────────────────────────────────────────────────────────────────────────────────────
@@ -197,8 +202,19 @@ export class ProjectsService {
     return { id: projectId, position: r.position, duplicate: r.duplicate };
   }
 
+  /** A stream's state folded from the store now (not from a cache: a user may be suspended by another process). */
+  private async fresh<S>(decider: Decider<S, any, any>, streamId: string): Promise<S> {
+    let state = decider.initialState();
+    for (let from = 0; ;) {
+      const batch = await this.ledger.store.readStream(streamId, { fromRevision: from, maxCount: 1000 });
+      state = fold(decider, batch as any[], state);
+      if (batch.length < 1000) return state;
+      from = batch[batch.length - 1].revision + 1;
+    }
+  }
+
   private async requireActiveUser(userId: string): Promise<UserState> {
-    const { state } = await this.ledger.load(userDecider, stream.user(userId));
+    const state = await this.fresh(userDecider, stream.user(userId));
     if (state.status === 'none') throw new DomainError('USER_NOT_FOUND', 'the user of this token does not exist', []);
     if (state.status === 'suspended') throw new DomainError('USER_SUSPENDED', 'the user of this token is suspended and can change nothing', []);
     return state;
