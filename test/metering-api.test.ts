@@ -71,7 +71,7 @@ test('Project.usage and Component.usage: the export\'s numbers, per meter', asyn
   ]);
   // the same as the export rolled up per project
   const chunks: string[] = [];
-  await exportPeriod(h.ledger.store, { period: '2025-01', format: 'focus-csv', by: 'project' }, { write: (c) => { chunks.push(c); } });
+  await exportPeriod(h.ledger.store, { period: '2025-01', format: 'focus-csv', by: 'project' }, { write: (c) => { chunks.push(c.toString("utf8")); } });
   const rows = parseCsv(chunks.join('')).filter((x) => x.SubAccountId === project);
   for (const u of r.body.data.project.usage) {
     const mine = rows.filter((x) => x.x_Meter === u.meter);
@@ -107,7 +107,7 @@ test('GET /billing/exports/:period: operator only; the exact export bytes with t
   assert.is(r.headers.get('content-type'), 'text/csv; charset=utf-8');
   assert.is(r.headers.get('x-ledger-period-status'), 'open');
   const chunks: string[] = [];
-  const s = await exportPeriod(h.ledger.store, { period: '2025-01', format: 'focus-csv' }, { write: (c) => { chunks.push(c); } });
+  const s = await exportPeriod(h.ledger.store, { period: '2025-01', format: 'focus-csv' }, { write: (c) => { chunks.push(c.toString("utf8")); } });
   assert.is(body, chunks.join(''));
   assert.is(r.headers.get('x-ledger-sha256'), s.sha256);
   const ids = new Set(parseCsv(body).map((x) => x.ResourceId));

@@ -15,6 +15,8 @@ export const CONTEXT_EVENTS = [
   'ProjectCreated', 'ProjectRenamed', 'ProjectComponentLinked',
   'UserCreated', 'UserRenamed', 'RegionRegistered', 'RegionRenamed',
 ] as const;
+/** The categories of the context events (a narrower read than the whole log). */
+export const CONTEXT_CATEGORIES = ['Billing', 'RContract', 'CContract', 'Project', 'User', 'Region'] as const;
 
 interface At<T> { pos: number; value: T }
 const latest = <T>(list: At<T>[] | undefined, pos: number): T | undefined => {

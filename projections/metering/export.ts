@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { EventStore } from '../../core/event-store/port.ts';
 import { BILLING_STREAM } from '../../layers/metering/ids.ts';
 import { isPeriod, isoSeconds, periodEnd, periodStart } from '../../layers/metering/period.ts';
-import { CONTEXT_EVENTS, cutsOf, MeteringContext } from './context.ts';
+import { CONTEXT_CATEGORIES, CONTEXT_EVENTS, cutsOf, MeteringContext } from './context.ts';
 import { meter, type ResourceResult } from './engine.ts';
 import { addInt } from './fixed.ts';
 import { csvHeader, csvRow, jsonRow, SERVICE, type RowSubject } from './focus.ts';
@@ -50,7 +50,8 @@ export interface ExportSummary {
   currency: string | null;
 }
 
-export interface ExportOutput { write(chunk: string): void | Promise<void> }
+/** Where the bytes go (UTF-8 chunks of about 1 MiB, in order). */
+export interface ExportOutput { write(chunk: Buffer): void | Promise<void> }
 
 export class ExportError extends Error {
   constructor(readonly code: string, message: string) { super(message); this.name = 'ExportError'; }
@@ -61,7 +62,7 @@ export async function loadContext(store: EventStore, upTo: number): Promise<Mete
   const ctx = new MeteringContext();
   let after = 0;
   for (;;) {
-    const batch = await store.readAll({ after, maxCount: 5000, filter: { eventTypes: [...CONTEXT_EVENTS] } });
+    const batch = await store.readAll({ after, maxCount: 5000, filter: { categories: [...CONTEXT_CATEGORIES], eventTypes: [...CONTEXT_EVENTS] } });
     let done = batch.length < 5000;
     for (const e of batch) {
       if (e.position > upTo) { done = true; break; }
@@ -100,19 +101,38 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
   const billingPeriodStart = isoSeconds(ps);
   const billingPeriodEnd = isoSeconds(pe);
 
+  // Rows are encoded into a byte buffer as they are made (while their strings are young: cheap for the GC);
+  // full buffers wait in `ready` until the next flush hands them to the output.
   const hash = createHash('sha256');
+  const CHUNK = 1 << 20;
   let bytes = 0;
-  let buffer: string[] = [];
+  let buf = Buffer.allocUnsafe(CHUNK + (1 << 16));
+  let off = 0;
+  let ready: Buffer[] = [];
   let buffered = 0;
-  const emit = (line: string) => { buffer.push(line); buffered += line.length; };
-  const flush = async () => {
-    if (!buffer.length) return;
-    const chunk = buffer.join('');
-    buffer = [];
-    buffered = 0;
-    hash.update(chunk);
-    bytes += Buffer.byteLength(chunk);
-    await out.write(chunk);
+  const emit = function emit(line: string) {
+    if (off + line.length * 3 > buf.length) {
+      ready.push(buf.subarray(0, off));
+      buf = Buffer.allocUnsafe(Math.max(CHUNK + (1 << 16), line.length * 3));
+      off = 0;
+    }
+    off += buf.write(line, off, 'utf8');
+    buffered = off;
+  };
+  const flush = async function flush() {
+    if (off > 0) {
+      ready.push(buf.subarray(0, off));
+      buf = Buffer.allocUnsafe(CHUNK + (1 << 16));
+      off = 0;
+      buffered = 0;
+    }
+    const chunks = ready;
+    ready = [];
+    for (const chunk of chunks) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      await out.write(chunk);
+    }
   };
   const line = o.format === 'focus-csv' ? csvRow : jsonRow;
   if (o.format === 'focus-csv') emit(csvHeader());
@@ -122,7 +142,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
   let currency: string | null = ctx.latestBook(cut)?.currency ?? null;
   const groups = new Map<string, Group>();
 
-  const subjectOf = (r: ResourceResult): RowSubject => {
+  const subjectOf = function subjectOf(r: ResourceResult): RowSubject {
     const { info, attribution: a } = r;
     const service = SERVICE[info.kind];
     const tags: Record<string, string> = {};
@@ -144,7 +164,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
     };
   };
 
-  const check = (r: ResourceResult, row: RatedRow, period: string) => {
+  const check = function check(r: ResourceResult, row: RatedRow, period: string) {
     if (!row.book) {
       throw new ExportError('UNPRICED_USAGE', `${r.info.kind} ${r.info.id} has ${row.meter.id} usage from ${isoSeconds(row.chargeStart)} (period ${period}) but no price book was in effect then: publish one effective at or before that time (ledger pricebook publish --file …)`);
     }
@@ -180,7 +200,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
   };
 
   const source = deps.source ?? sourceFor(store);
-  const stats = await meter(source, ctx, { period: o.period, cut, until, granularity: o.granularity, correctionsAfter }, async (r) => {
+  const stats = await meter(source, ctx, { period: o.period, cut, until, granularity: o.granularity, correctionsAfter }, async function onResource(r) {
     const subject = subjectOf(r);
     for (const row of r.rows) {
       check(r, row, o.period);
@@ -192,7 +212,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
         if (o.by === 'resource') { emit(line(row, subject, c.period)); correctionRows++; } else addGroup(groupSubject(subject, r), row, c.period);
       }
     }
-    if (buffered > 1 << 20) await flush();
+    if (buffered > CHUNK || ready.length) await flush();
   });
 
   if (o.by !== 'resource') {
@@ -200,7 +220,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
     for (const g of sorted) {
       emit(line(g.row, g.subject, g.corrected));
       if (g.corrected) correctionRows++; else rows++;
-      if (buffered > 1 << 20) await flush();
+      if (buffered > CHUNK || ready.length) await flush();
     }
   }
   await flush();

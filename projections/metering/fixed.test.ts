@@ -46,6 +46,18 @@ test('UnitMs spills into BigInt beyond 2^53 and stays exact', () => {
   v.add(3, 1000); v.add(4, 500);
   assert.is(v.value(), 5000);
 });
+test('formatting: the Number path and the BigInt path write the same text', () => {
+  let seed = 11;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  for (let i = 0; i < 20_000; i++) {
+    const v = (rnd(2) ? -1 : 1) * (rnd(2 ** 31) * rnd(2 ** 21) + rnd(100));
+    const scale = rnd(16);
+    assert.is(formatScaled(v, scale), formatScaled(BigInt(v), scale), `${v} / 10^${scale}`);
+  }
+  assert.is(formatScaled(Number.MAX_SAFE_INTEGER, 15), '9.007199254740991');
+  assert.is(formatScaled(-5, 3), '-0.005');
+  assert.is(formatScaled(1200, 2), '12');
+});
 test('formatting and adding decimals', () => {
   assert.is(formatScaled(2500000n, 6), '2.5');
   assert.is(formatScaled(-300n, 6), '-0.0003');

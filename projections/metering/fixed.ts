@@ -73,8 +73,23 @@ export function microUnitHours(unitMs: Int, divisor: number, weightInt: bigint =
 }
 
 /** The decimal text of int / 10^scale, without trailing zeros ("2.5", "-0.0003", "12"). */
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
 export function formatScaled(int: Int, scale: number): string {
   if (scale === 0) return int.toString();
+  if (typeof int === 'number' && scale < 16) {
+    // exact for safe integers: the quotient of two integers below 2^53 floors correctly, the remainder is exact
+    const neg = int < 0;
+    const a = neg ? -int : int;
+    const p = POW10[scale];
+    const ip = Math.floor(a / p);
+    let frac = a - ip * p;
+    if (frac === 0) return neg && ip !== 0 ? `-${ip}` : String(ip);
+    let sc = scale;
+    while (frac % 10 === 0) { frac /= 10; sc--; }
+    const f = String(frac);
+    const text = `${ip}.${f.length < sc ? '0'.repeat(sc - f.length) + f : f}`;
+    return neg ? `-${text}` : text;
+  }
   const neg = int < 0;
   let digits = (neg ? -int : int).toString();
   if (digits.length <= scale) digits = '0'.repeat(scale - digits.length + 1) + digits;

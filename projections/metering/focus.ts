@@ -7,6 +7,7 @@
 import { formatMicro, formatScaled } from './fixed.ts';
 import { isoSeconds } from '../../layers/metering/period.ts';
 import type { RatedRow } from './rating.ts';
+import type { RatedBook } from '../../layers/metering/pricebook.ts';
 import type { ResourceKind } from './segments.ts';
 
 export const FOCUS_COLUMNS = [
@@ -70,7 +71,7 @@ export function focusRecord(row: RatedRow, s: RowSubject, correctedPeriod: strin
   const book = row.book;
   const cost = formatScaled(row.cost, row.costScale);
   const unitPrice = formatScaled(row.unitPriceInt, row.unitPrice.scale);
-  const tags: Record<string, string> = { ...s.tags, 'ledger/meter': row.meter.id, 'ledger/state': row.state };
+  const tags: Record<string, string> = { ...s.tags };
   if (row.template) tags['ledger/template'] = row.template;
   const version = book ? String(book.version) : null;
   return {
@@ -161,12 +162,12 @@ function iso(ms: number): string {
   return v;
 }
 
-/** Tags keys sort as: ccontract, epoch, host < meter < network, rcontract, replica < state < template. */
-interface PreparedSubject { csv: Record<string, string>; json: Record<string, string>; tagsBeforeMeter: string; tagsBetween: string; csvTags?: { before: string; between: string } }
-const prepared = new WeakMap<RowSubject, PreparedSubject>();
+/** Tags: the subject's (ccontract, epoch, host / network, rcontract, replica), then the row's template, if any. */
+interface PreparedSubject { csv: Record<string, string>; json: Record<string, string>; tags: string; csvTags: string }
+const prepared = { csv: new WeakMap<RowSubject, PreparedSubject>(), json: new WeakMap<RowSubject, PreparedSubject>() };
 const SUBJECT_COLUMNS = ['AvailabilityZone', 'BillingAccountId', 'BillingAccountName', 'BillingPeriodEnd', 'BillingPeriodStart', 'RegionId', 'RegionName', 'ResourceId', 'ResourceName', 'ResourceType', 'ServiceCategory', 'ServiceName', 'SubAccountId', 'SubAccountName'] as const;
-function prepare(s: RowSubject): PreparedSubject {
-  let p = prepared.get(s);
+function prepare(s: RowSubject, format: 'csv' | 'json'): PreparedSubject {
+  let p = prepared[format].get(s);
   if (p) return p;
   const values: Record<string, string | null> = {
     AvailabilityZone: s.zone, BillingAccountId: s.billingAccountId, BillingAccountName: s.billingAccountName,
@@ -176,54 +177,54 @@ function prepare(s: RowSubject): PreparedSubject {
   };
   const csv: Record<string, string> = {};
   const json: Record<string, string> = {};
-  for (const c of SUBJECT_COLUMNS) { csv[c] = csvField(values[c]); json[c] = JSON.stringify(values[c]); }
+  if (format === 'csv') for (const c of SUBJECT_COLUMNS) csv[c] = csvField(values[c]);
+  else for (const c of SUBJECT_COLUMNS) json[c] = JSON.stringify(values[c]);
   const keys = Object.keys(s.tags).sort();
-  const part = (k: string) => `${JSON.stringify(k)}:${JSON.stringify(s.tags[k])},`;
-  p = {
-    csv, json,
-    tagsBeforeMeter: keys.filter((k) => k < 'ledger/meter').map(part).join(''),
-    tagsBetween: keys.filter((k) => k > 'ledger/meter' && k < 'ledger/state').map(part).join(''),
-  };
-  if (keys.some((k) => k === 'ledger/meter' || k === 'ledger/state' || k >= 'ledger/template')) throw new Error(`tag keys ${keys.join(', ')} clash with the row tags`);
-  prepared.set(s, p);
+  if (keys.some((k) => k >= 'ledger/template')) throw new Error(`tag keys ${keys.join(', ')} must sort before ledger/template`);
+  const tags = keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(s.tags[k])}`).join(',');
+  p = { csv, json, tags, csvTags: format === 'csv' ? csvQuoted(tags) : '' };
+  prepared[format].set(s, p);
   return p;
 }
 
-/** Cached text fragments of ids that never need CSV quoting (meter ids, states, units, templates). */
-const fragments = new Map<string, string>();
-function fragment(key: string, make: () => string): string {
-  let v = fragments.get(key);
-  if (v === undefined) { v = make(); fragments.set(key, v); }
+const csvQuoted = (jsonText: string) => jsonText.replace(/"/g, '""');
+const templateTag = new Map<string, [string, string]>();
+/** [JSON text, the same quoted for CSV] of the template tag. */
+function tplTag(template: string): [string, string] {
+  let v = templateTag.get(template);
+  if (!v) { const json = `"ledger/template":${JSON.stringify(template)}`; v = [json, csvQuoted(json)]; templateTag.set(template, v); }
   return v;
 }
-const tagPart = (name: string, value: string) => fragment(`t|${name}|${value}`, () => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
-const csvQuoted = (jsonText: string) => jsonText.replace(/"/g, '""');
-
 function tagsJson(row: RatedRow, p: PreparedSubject): string {
-  return `{${p.tagsBeforeMeter}${tagPart('ledger/meter', row.meter.id)},${p.tagsBetween}${tagPart('ledger/state', row.state)}${row.template ? `,${tagPart('ledger/template', row.template)}` : ''}}`;
+  return row.template ? `{${p.tags}${p.tags ? ',' : ''}${tplTag(row.template)[0]}}` : `{${p.tags}}`;
 }
 function tagsCsv(row: RatedRow, p: PreparedSubject): string {
-  const q = p.csvTags ??= { before: csvQuoted(p.tagsBeforeMeter), between: csvQuoted(p.tagsBetween) };
-  const meter = fragment(`c|m|${row.meter.id}`, () => csvQuoted(tagPart('ledger/meter', row.meter.id)));
-  const state = fragment(`c|s|${row.state}`, () => csvQuoted(tagPart('ledger/state', row.state)));
-  const tpl = row.template ? `,${fragment(`c|t|${row.template}`, () => csvQuoted(tagPart('ledger/template', row.template!)))}` : '';
-  return `"{${q.before}${meter},${q.between}${state}${tpl}}"`;
+  if (row.template) return `"{${p.csvTags}${p.tags ? ',' : ''}${tplTag(row.template)[1]}}"`;
+  return p.tags ? `"{${p.csvTags}}"` : '{}';
+}
+const bookCsv = new WeakMap<RatedBook, string[]>();
+const NO_BOOK = ['', '', '', ''];
+function bookFields(book: RatedBook | null): string[] {
+  if (!book) return NO_BOOK;
+  let v = bookCsv.get(book);
+  if (!v) { v = [csvField(book.currency), csvField(book.invoiceIssuer), csvField(book.provider), String(book.version)]; bookCsv.set(book, v); }
+  return v;
 }
 
 export function csvRow(row: RatedRow, s: RowSubject, corrected: string | null): string {
-  const p = prepare(s);
+  const p = prepare(s, 'csv');
   const c = p.csv;
   const book = row.book;
   const cost = formatScaled(row.cost, row.costScale);
   const unitPrice = formatScaled(row.unitPriceInt, row.unitPrice.scale);
-  const bk = book ? fragment(`b|${book.version}|${book.currency}|${book.provider}|${book.invoiceIssuer}`, () => [csvField(book.currency), csvField(book.invoiceIssuer), csvField(book.provider), String(book.version)].join('\u0000')).split('\u0000') : ['', '', '', ''];
+  const bk = bookFields(book);
   const unit = row.meter.unit;
   const meter = row.meter.id;
   return `${c.AvailabilityZone},${cost},${c.BillingAccountId},${c.BillingAccountName},${bk[0]},${c.BillingPeriodEnd},${c.BillingPeriodStart},Usage,${corrected ? 'Correction' : ''},${csvField(describe(row, s, corrected))},Usage-Based,${iso(row.chargeEnd)},${iso(row.chargeStart)},${formatMicro(row.consumedMicro)},${unit},${cost},${unitPrice},${cost},${bk[1]},${cost},${unitPrice},Standard,${formatMicro(row.pricingMicro)},${unit},${bk[2]},${bk[2]},${c.RegionId},${c.RegionName},${c.ResourceId},${c.ResourceName},${c.ResourceType},${c.ServiceCategory},${c.ServiceName},${meter},${skuPriceId(row)},${c.SubAccountId},${c.SubAccountName},${tagsCsv(row, p)},${corrected ?? ''},${meter},${bk[3]},${row.state}\r\n`;
 }
 
 export function jsonRow(row: RatedRow, s: RowSubject, corrected: string | null): string {
-  const p = prepare(s);
+  const p = prepare(s, 'json');
   const j = p.json;
   const book = row.book;
   const t = { desc: describe(row, s, corrected), tags: tagsJson(row, p), version: book ? String(book.version) : null };

@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import type { EventStore } from '../../core/event-store/port.ts';
 import { SqliteEventStore } from '../../core/event-store/sqlite.ts';
-import { needsUpcast, upcast } from '../../schema/registry.ts';
+import { latestVersion, needsUpcast, upcast } from '../../schema/registry.ts';
 import { parseUtc } from '../../layers/metering/period.ts';
 import { METERED_CATEGORIES, METERED_EVENTS } from './segments.ts';
 
@@ -43,6 +43,13 @@ export function decodeBody(type: string, body: string): { data: any; occurredAt:
   return { data, occurredAt };
 }
 
+/**
+ * No metered event type has a version above 1 and none has a `metadata` or `occurredAt` key anywhere in its data,
+ * so the data part and the time can be cut out of the stored body by SQLite itself (`{"data":…,"metadata":{…
+ * "occurredAt":"…"…}}`), and only the data parsed. Should a type get a version 2, the whole body is decoded instead.
+ */
+const SLICE_IN_SQL = METERED_EVENTS.every((t) => (latestVersion(t) ?? 1) === 1);
+
 export class SqliteStreamSource implements StreamSource {
   constructor(private readonly path: string) {}
 
@@ -51,19 +58,28 @@ export class SqliteStreamSource implements StreamSource {
     try {
       db.pragma('busy_timeout = 10000');
       const types = METERED_EVENTS.map(() => '?').join(',');
-      const stmt = db.prepare(`SELECT stream, type, body, position FROM events INDEXED BY events_by_stream
+      const m = `instr(body, ',"metadata":{"actor":')`;
+      const columns = SLICE_IN_SQL
+        ? `CASE WHEN ${m} > 8 THEN substr(body, 9, ${m} - 9) ELSE body END, CASE WHEN ${m} > 8 THEN substr(body, instr(body, '"occurredAt":"') + 14, 27) END`
+        : 'body, NULL';
+      const stmt = db.prepare(`SELECT stream, type, ${columns}, position FROM events INDEXED BY events_by_stream
         WHERE stream >= ? AND stream < ? AND type IN (${types}) AND position <= ? ORDER BY stream, revision`).raw(true);
       let count = 0;
       for (const category of [...METERED_CATEGORIES].sort()) {
         let current: string | null = null;
-        for (const row of stmt.iterate(`${category}-`, `${category}.`, ...METERED_EVENTS, cut) as IterableIterator<[string, string, string, number]>) {
-          const [stream, type, body, position] = row;
+        for (const row of stmt.iterate(`${category}-`, `${category}.`, ...METERED_EVENTS, cut) as IterableIterator<[string, string, string, string | null, number]>) {
+          const [stream, type, text, at, position] = row;
           if (stream !== current) {
             if (current !== null) await sink.endStream(current);
             current = stream;
           }
-          const { data, occurredAt } = decodeBody(type, body);
-          sink.event(stream, type, data, occurredAt, position);
+          if (at !== null) {
+            const iso = at.slice(0, at.indexOf('"'));
+            sink.event(stream, type, JSON.parse(text), iso.length === 24 ? Date.parse(iso) : parseUtc(iso), position);
+          } else {
+            const { data, occurredAt } = decodeBody(type, text);
+            sink.event(stream, type, data, occurredAt, position);
+          }
           count++;
         }
         if (current !== null) await sink.endStream(current);

@@ -54,7 +54,7 @@ export async function testLedger(projections: SqliteProjection[] = []): Promise<
     },
     async export(options) {
       const chunks: string[] = [];
-      const summary = await exportPeriod(ledger.store, { format: 'focus-csv', ...options }, { write: (c) => { chunks.push(c); } });
+      const summary = await exportPeriod(ledger.store, { format: 'focus-csv', ...options }, { write: (c) => { chunks.push(c.toString("utf8")); } });
       const text = chunks.join('');
       return { text, summary, rows: (options.format ?? 'focus-csv') === 'focus-csv' ? parseCsv(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
     },
