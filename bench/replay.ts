@@ -170,11 +170,11 @@ const ROOT = join(dirname(THIS_FILE), '..');
 
 /**
  * Appends about `target` events through the real deciders: ~1 % users and projects, the rest hosts running their
- * slices' lifecycles. `processes` writer processes (default: one per CPU, at most 4) share the scripts and append to
+ * slices' lifecycles. `processes` writer processes (default: one per CPU, at most 2: they contend for one write lock) share the scripts and append to
  * the same file (the store's multi-process group commit), each with `inFlight` scripts at a time.
  */
 export async function generateLog(path: string, target: number, log: (line: string) => void, options: { processes?: number; inFlight?: number } = {}): Promise<GeneratedLog> {
-  const processes = options.processes ?? Number(process.env.BENCH_GEN_PROCESSES ?? Math.min(4, availableParallelism()));
+  const processes = options.processes ?? Number(process.env.BENCH_GEN_PROCESSES ?? Math.min(2, availableParallelism()));
   const inFlight = options.inFlight ?? Number(process.env.BENCH_IN_FLIGHT ?? 500);
   const t0 = process.hrtime.bigint();
   let commands = 0;
