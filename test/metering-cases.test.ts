@@ -279,4 +279,35 @@ test('re-rating a closed period is explicit, recorded, and billed as corrections
   assert.is(total(oct), '-0.01');
 });
 
+test('the embedded fast paths and the store port give the same bytes (every format, roll-up and granularity)', async () => {
+  const x = { hostId: 'h_1', xnodeId: 'xn_g' };
+  await t.res('SliceXNode', { ...x, size: { cpuCores: 2, ramMiB: 2048, diskGiB: 20 } }, '2025-11-29T22:10:00Z');
+  await t.res('ReportXNodeObserved', { ...x, observed: 'running', generation: 1, observedAt: '2025-11-29T23:00:00Z' }, '2025-11-29T23:00:00Z');
+  await t.res('HibernateXNode', x, '2025-11-30T10:45:00Z');
+  await t.close('2025-11', '2025-12-01T00:00:00Z');
+  await t.res('ActivateXNode', x, '2025-11-30T20:00:00Z'); // late: activated before the close, recorded after
+  await t.res('AllocateXImage', { ximageId: 'xi_g', regionId: 'r_eu', quota: { checkpoints: 5, sizeGiB: 500 } }, '2025-12-01T00:00:00Z');
+  await t.res('TakeXImageCheckpoint', { ximageId: 'xi_g', checkpointId: 'c1', sizeGiB: 120 }, '2025-12-02T00:00:00Z');
+  const { exportPeriod } = await import('../projections/metering/export.ts');
+  for (const format of ['focus-csv', 'jsonl'] as const) {
+    for (const by of ['resource', 'project', 'ccontract', 'rcontract', 'user'] as const) {
+      for (const granularity of ['period', 'day', 'hour'] as const) {
+        const texts: string[] = [];
+        for (const generic of [false, true]) {
+          const chunks: string[] = [];
+          const s = await exportPeriod(t.ledger.store, { period: '2025-12', format, by, granularity }, { write: (c) => { chunks.push(c.toString('utf8')); } }, { generic });
+          assert.ok(s.rows > 0 && s.correctionRows > 0, `${format} ${by} ${granularity}`);
+          texts.push(chunks.join(''));
+        }
+        assert.is(texts[1], texts[0], `${format} by ${by} per ${granularity}`);
+      }
+    }
+  }
+  // hourly rows of November 30th add up to the period's
+  const hourly = (await t.export({ period: '2025-11', granularity: 'hour' })).rows;
+  const monthly = (await t.export({ period: '2025-11' })).rows;
+  assert.is(total(hourly.filter((r) => r.x_Meter === 'disk.gib-hours')), total(monthly.filter((r) => r.x_Meter === 'disk.gib-hours')));
+  assert.ok(hourly.every((r) => Date.parse(r.ChargePeriodEnd) - Date.parse(r.ChargePeriodStart) === 3_600_000));
+});
+
 test.run();

@@ -13,7 +13,7 @@ import { meter, type ResourceResult } from './engine.ts';
 import { addInt } from './fixed.ts';
 import { csvHeader, csvRow, jsonRow, SERVICE, type RowSubject } from './focus.ts';
 import { compareRows, GRANULARITIES, type Granularity, type RatedRow } from './rating.ts';
-import { sourceFor, type StreamSource } from './source.ts';
+import { GenericStreamSource, readCategoriesSqlite, sourceFor, sqlitePathOf, type StreamSource } from './source.ts';
 
 export const EXPORT_FORMATS = ['focus-csv', 'jsonl'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -58,8 +58,13 @@ export class ExportError extends Error {
 }
 
 /** Reads the context events (books, periods, contracts, components, projects, names) up to `upTo`. */
-export async function loadContext(store: EventStore, upTo: number): Promise<MeteringContext> {
+export async function loadContext(store: EventStore, upTo: number, options: { generic?: boolean } = {}): Promise<MeteringContext> {
   const ctx = new MeteringContext();
+  const path = options.generic ? undefined : sqlitePathOf(store);
+  if (path) {
+    for (const e of readCategoriesSqlite(path, CONTEXT_CATEGORIES, CONTEXT_EVENTS, upTo)) ctx.add(e.type, e.data, e.position);
+    return ctx;
+  }
   let after = 0;
   for (;;) {
     const batch = await store.readAll({ after, maxCount: 5000, filter: { categories: [...CONTEXT_CATEGORIES], eventTypes: [...CONTEXT_EVENTS] } });
@@ -87,10 +92,11 @@ export function validateExportOptions(o: ExportOptions): Required<Omit<ExportOpt
 
 interface Group { subject: RowSubject; row: RatedRow; corrected: string | null; sort: string }
 
-export async function exportPeriod(store: EventStore, options: ExportOptions, out: ExportOutput, deps: { source?: StreamSource; head?: number } = {}): Promise<ExportSummary> {
+/** `deps.generic`: read through the EventStore port only (what a KurrentDB store does), for tests of the fast paths. */
+export async function exportPeriod(store: EventStore, options: ExportOptions, out: ExportOutput, deps: { source?: StreamSource; head?: number; generic?: boolean } = {}): Promise<ExportSummary> {
   const o = validateExportOptions(options);
   const head = deps.head ?? await store.headPosition();
-  const ctx = await loadContext(store, head);
+  const ctx = await loadContext(store, head, { generic: deps.generic });
   const { cut, closed, correctionsAfter } = cutsOf(ctx, o.period, head);
   const ps = periodStart(o.period);
   const pe = periodEnd(o.period);
@@ -199,7 +205,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
     if (row.chargeEnd > g.row.chargeEnd) g.row.chargeEnd = row.chargeEnd;
   };
 
-  const source = deps.source ?? sourceFor(store);
+  const source = deps.source ?? (deps.generic ? new GenericStreamSource(store) : sourceFor(store));
   const stats = await meter(source, ctx, { period: o.period, cut, until, granularity: o.granularity, correctionsAfter }, async function onResource(r) {
     const subject = subjectOf(r);
     for (const row of r.rows) {

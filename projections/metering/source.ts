@@ -151,9 +151,35 @@ export const binary = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The fastest source for a store: the embedded file's stream index, else reading by category. */
 export function sourceFor(store: EventStore): StreamSource {
-  if (store instanceof SqliteEventStore) {
-    const path = (store.db as unknown as { name: string }).name;
-    if (path && path !== ':memory:' && !(store.db as unknown as { memory: boolean }).memory) return new SqliteStreamSource(path);
+  const path = sqlitePathOf(store);
+  return path ? new SqliteStreamSource(path) : new GenericStreamSource(store);
+}
+
+/**
+ * Events of some types in some categories, up to a position, in log order — through the (stream, revision) index
+ * of the embedded file, one range per category (the context of an export: a narrow read, not a scan of the log).
+ */
+export function readCategoriesSqlite(path: string, categories: readonly string[], types: readonly string[], upTo: number): { type: string; data: unknown; position: number }[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 10000');
+    const stmt = db.prepare(`SELECT type, body, position FROM events INDEXED BY events_by_stream
+      WHERE stream >= ? AND stream < ? AND type IN (${types.map(() => '?').join(',')}) AND position <= ?`).raw(true);
+    const out: { type: string; data: unknown; position: number }[] = [];
+    for (const c of categories) {
+      for (const [type, body, position] of stmt.iterate(`${c}-`, `${c}.`, ...types, upTo) as IterableIterator<[string, string, number]>) {
+        out.push({ type, data: decodeBody(type, body).data, position });
+      }
+    }
+    return out.sort((a, b) => a.position - b.position);
+  } finally {
+    db.close();
   }
-  return new GenericStreamSource(store);
+}
+
+/** The embedded store's file, when the store is one (and not in memory). */
+export function sqlitePathOf(store: EventStore): string | undefined {
+  if (!(store instanceof SqliteEventStore)) return undefined;
+  const db = store.db as unknown as { name: string; memory: boolean };
+  return db.name && db.name !== ':memory:' && !db.memory ? db.name : undefined;
 }
