@@ -69,7 +69,7 @@ test('componentTypes lists the built-in types', async () => {
   const host = types.find((t: { name: string }) => t.name === 'cloud-host');
   assert.equal([host.distribution, host.singleRunning, host.maxReplicas], ['CELL', true, 1]);
   assert.is(types.find((t: { name: string }) => t.name === 'cache').pool, 'component:cloud-host');
-  assert.is(types.find((t: { name: string }) => t.name === 'object-store').flatPool.replicas, 3);
+  assert.is(types.find((t: { name: string }) => t.name === 'object-store').flatPool.replicas, 2);
 });
 
 let db: string;
@@ -161,7 +161,7 @@ test('Flat object store: carved in the pool at once, its replicas are the pool\'
   assert.equal(r.body.data.componentRequest.userErrors, [], r.text);
   const c = r.body.data.componentRequest.component;
   assert.is(c.state, 'RUNNING');
-  assert.is(c.replicas.length, 3);
+  assert.is(c.replicas.length, 2);
   const bad = await request({ projectId, type: 'object-store', size: { cpuCores: 1, ramMiB: 256, diskGiB: 900 }, access: 'FULL' });
   assert.is(bad.body.data.componentRequest.userErrors[0].code, 'POOL_EXHAUSTED');
 });

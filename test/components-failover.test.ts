@@ -86,7 +86,7 @@ test('random host failures: never two running instances of a cloud host; every r
 
   const runningOf = () => {
     const count = new Map<string, string[]>();
-    // one key per replica: a cloud host has one; the object store's pool (also placed here) has three
+    // one key per replica: a cloud host has one; the object store's pool (also placed here) has two
     for (const h of hosts.values()) for (const [x, inst] of h.instances) { const k = `${inst.componentId}/${inst.replica}`; count.set(k, [...(count.get(k) ?? []), `${x}@${h.hostId}`]); }
     return count;
   };

@@ -7,7 +7,7 @@
  * | cloud-disk   | Cell         | Zone, Region (Zone)     | 1/2 (≤ 3)         | Resources (VM or CM)   |
  * | cache        | Cell         | Region, Zone, Full (Region) | 1/2 (≤ 5)     | cloud-host CContracts  |
  * | rdbms        | Cell         | Region, Zone, Full (Region) | 1/3 (≤ 5)     | Resources (VNodes)     |
- * | object-store | Flat         | Region, Full, Zone (Region) | 1/3 (type-level) | Resources, taken in bulk (12 cores, 24 GiB, 800 GiB per copy) |
+ * | object-store | Flat         | Region, Full, Zone (Region) | 1/2 (type-level) | Resources, taken in bulk (12 cores, 24 GiB, 800 GiB per copy) |
  */
 import type { TypeDefinition } from './type/events.ts';
 import { typeIdOf } from './ids.ts';
@@ -40,8 +40,8 @@ export const BUILTIN_TYPES: readonly TypeDefinition[] = [
     sizes: { normal: { cpuCores: 4, ramMiB: 16384, diskGiB: 200 }, standard: { cpuCores: 8, ramMiB: 32768, diskGiB: 500 }, enhanced: { cpuCores: 16, ramMiB: 65536, diskGiB: 1000, diskIops: 50000 } },
   }),
   def({
-    name: 'object-store', description: 'An object store (buckets): Flat, its capacity taken in bulk when the type is created (3 copies); buckets are carved inside without asking Resources again.',
-    distribution: 'Flat', access: ['Region', 'Full', 'Zone'], defaultAccess: 'Region', ha: { writers: 1, replicas: 3 }, maxReplicas: 3, singleRunning: false,
+    name: 'object-store', description: 'An object store (buckets): Flat, its capacity taken in bulk when the type is created (2 copies on distinct failure domains); buckets are carved inside without asking Resources again.',
+    distribution: 'Flat', access: ['Region', 'Full', 'Zone'], defaultAccess: 'Region', ha: { writers: 1, replicas: 2 }, maxReplicas: 2, singleRunning: false,
     hostTypes: ['CM', 'VM'], pool: { kind: 'resources' },
     sizes: { normal: { cpuCores: 1, ramMiB: 256, diskGiB: 50 }, standard: { cpuCores: 1, ramMiB: 512, diskGiB: 100 }, enhanced: { cpuCores: 2, ramMiB: 1024, diskGiB: 200 } },
     flat: { poolSize: { cpuCores: 12, ramMiB: 24576, diskGiB: 800 } },

@@ -3,7 +3,7 @@
  * take the bulk pool of each Flat type (object-store). Idempotent: run it again and nothing changes (a type whose
  * built-in definition changed gets a new version).
  *
- * The Flat pool is a system CContract the scheduler places like any other (the type's HA: 3 replicas over the widest
+ * The Flat pool is a system CContract the scheduler places like any other (the type's HA, over the widest
  * access the fleet allows: regions if there are 3 with room, else zones of one region, else areas of one zone). Seed
  * the hosts first; without hosts the pool is requested with access Full and placed when capacity appears.
  */

@@ -29,7 +29,7 @@ test('redefinition bumps the version; distribution and a taken pool are fixed', 
     assert.is((events[0].data as { version: number }).version, 2);
   });
   const store = byName('object-store');
-  const pool: ComponentTypeEvent = { type: 'FlatPoolRequested', data: { typeId: store.typeId, poolComponentId: 'c_pool_object_store', size: { cpuCores: 12, cpuMHz: 0, ramMiB: 24576, diskGiB: 800, diskIops: 0 }, replicas: 3, access: 'Region', regionId: 'r_eu' } };
+  const pool: ComponentTypeEvent = { type: 'FlatPoolRequested', data: { typeId: store.typeId, poolComponentId: 'c_pool_object_store', size: { cpuCores: 12, cpuMHz: 0, ramMiB: 24576, diskGiB: 800, diskIops: 0 }, replicas: 2, access: 'Region', regionId: 'r_eu' } };
   types.given([defined(store), pool]).when({ type: 'DefineComponentType', data: { ...store, flat: { poolSize: { cpuCores: 1, ramMiB: 1, diskGiB: 1 } } } }).thenThrows('TYPE_POOL_FIXED');
   types.given([defined(host)]).when({ type: 'DefineComponentType', data: { ...host, distribution: 'Flat', singleRunning: false, flat: { poolSize: { cpuCores: 1, ramMiB: 1, diskGiB: 1 } } } }).thenThrows('TYPE_DISTRIBUTION_FIXED');
 });
