@@ -303,6 +303,21 @@ test('the embedded fast paths and the store port give the same bytes (every form
       }
     }
   }
+  // two threads (the stream index split in two ranges, the second half exported by a worker) give the same bytes
+  const { exportPeriodParallel } = await import('../projections/metering/parallel.ts');
+  const { splitRanges, sqlitePathOf } = await import('../projections/metering/source.ts');
+  const split = splitRanges(sqlitePathOf(t.ledger.store)!, 1)!;
+  assert.equal(split.map((side) => side.map((r) => `${r.from}…${r.to}`)), [['Host-…Host-h_2'], ['Host-h_2…Host.', 'XImage-…XImage.', 'XNetwork-…XNetwork.']]);
+  await t.res('SliceXNode', { hostId: 'h_2', xnodeId: 'xn_h2', size: { cpuCores: 1, ramMiB: 1024, diskGiB: 10 } }, '2025-12-03T00:00:00Z');
+  for (const format of ['focus-csv', 'jsonl'] as const) {
+    const one: string[] = [];
+    const two: string[] = [];
+    const a = await exportPeriod(t.ledger.store, { period: '2025-12', format }, { write: (c) => { one.push(c.toString('utf8')); } });
+    const b = await exportPeriodParallel(t.ledger.store, { period: '2025-12', format }, { write: (c) => { two.push(c.toString('utf8')); } }, { minEvents: 1, threads: 2 });
+    assert.is(two.join(''), one.join(''));
+    assert.equal({ ...b, events: 0 }, { ...a, events: 0 }); // each thread counts the events it read
+    assert.ok(one.join('').includes('xn_h2') && one.join('').includes('xn_g'));
+  }
   // hourly rows of November 30th add up to the period's
   const hourly = (await t.export({ period: '2025-11', granularity: 'hour' })).rows;
   const monthly = (await t.export({ period: '2025-11' })).rows;

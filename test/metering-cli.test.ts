@@ -39,6 +39,8 @@ test.before(async () => {
   work = mkdtempSync(join(tmpdir(), 'ledger-metering-cli-'));
   t = await testLedger();
   await vmHost(t, 'h_1', '2024-12-20T00:00:00Z');
+  await vmHost(t, 'h_2', '2024-12-20T00:00:00Z');
+  await t.res('SliceXNode', { hostId: 'h_2', xnodeId: 'xn_3', size: { cpuCores: 1, ramMiB: 1024, diskGiB: 10 } }, '2025-01-20T00:00:00Z');
   const x = { hostId: 'h_1', xnodeId: 'xn_1' };
   await t.res('SliceXNode', { ...x, size: { cpuCores: 2, ramMiB: 2048, diskGiB: 20 } }, '2025-01-31T12:00:00Z');
   await t.res('ReportXNodeObserved', { ...x, observed: 'running', generation: 1, observedAt: '2025-01-31T12:00:00Z' }, '2025-01-31T12:00:00Z');
@@ -108,6 +110,11 @@ test('price book from a file; FOCUS CSV with every column; the digest is of the 
   // xn_2 is stopped from Jan 10 00:00: 22 days = 528 h; 528 core-h at weight 0.5 × 0.04 = 10.56; 528 GiB-h × 0.005 = 2.64; 5280 GiB-h × 0.0002 = 1.056
   assert.is(addDecimals(rows.filter((r) => r.ResourceId === 'xn_1').map((r) => r.BilledCost)), '1.128');
   assert.is(addDecimals(rows.filter((r) => r.ResourceId === 'xn_2').map((r) => r.BilledCost)), '14.256');
+
+  const twoThreads = await run(['export', '--period', '2025-01', '--threads', '2', '--json', '--out', join(work, 'jan2.csv'), '--data', t.dir]);
+  assert.is(twoThreads.code, 0, twoThreads.stderr);
+  assert.is(JSON.parse(twoThreads.stdout).sha256, summary.sha256, 'two threads (a worker running under bin/ledger.js) give the same bytes');
+  assert.ok(rows.some((r) => r.ResourceId === 'xn_3') && rows.some((r) => r.ResourceId === 'xn_1'), 'both halves of the split have rows');
 
   const again = await run(['export', '--period', '2025-01', '--data', t.dir]);
   assert.is(again.code, 0, again.stderr);

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import type { Ledger } from '../../core/ledger.ts';
 import { floorHour, isPeriod, parseUtc, periodEnd } from '../../layers/metering/period.ts';
 import { BillingService } from '../../layers/metering/service.ts';
-import { EXPORT_BY, EXPORT_FORMATS, ExportError, exportPeriod, type ExportBy, type ExportFormat } from '../../projections/metering/export.ts';
+import { EXPORT_BY, EXPORT_FORMATS, ExportError, type ExportBy, type ExportFormat } from '../../projections/metering/export.ts';
+import { exportPeriodParallel } from '../../projections/metering/parallel.ts';
 import { GRANULARITIES, type Granularity } from '../../projections/metering/rating.ts';
 import { bearerToken, InvalidTokenError, type TokenVerifier } from '../auth/tokens.ts';
 import { ClientError } from '../graphql/errors.ts';
@@ -64,7 +65,7 @@ export const billingPlugin: FastifyPluginAsync<BillingPluginOptions> = async (ap
     const fd = openSync(file, 'w');
     let summary;
     try {
-      summary = await exportPeriod(ledger.store, { period, format, by, granularity, asOf }, { write: (chunk) => { writeSync(fd, chunk); } });
+      summary = await exportPeriodParallel(ledger.store, { period, format, by, granularity, asOf }, { write: (chunk) => { writeSync(fd, chunk); } });
       closeSync(fd);
     } catch (error) {
       try { closeSync(fd); } catch { /* closed */ }

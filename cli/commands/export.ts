@@ -8,8 +8,9 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join, resolve } from 'node:path';
 import { isPeriod, periodEnd, floorHour, parseUtc } from '../../layers/metering/period.ts';
 import { BillingService } from '../../layers/metering/service.ts';
-import { EXPORT_BY, EXPORT_FORMATS, exportPeriod, type ExportBy, type ExportFormat, type ExportOutput, type ExportSummary } from '../../projections/metering/export.ts';
+import { EXPORT_BY, EXPORT_FORMATS, type ExportBy, type ExportFormat, type ExportOutput, type ExportSummary } from '../../projections/metering/export.ts';
 import { GRANULARITIES, type Granularity } from '../../projections/metering/rating.ts';
+import { exportPeriodParallel as exportPeriod } from '../../projections/metering/parallel.ts';
 import { withDataDir, withJson } from '../options.ts';
 import { cliActor, withStore } from './pricebook.ts';
 
@@ -42,7 +43,8 @@ export function register(program: Command): void {
     .addOption(new Option('--by <level>', 'rows per resource (default), or rolled up per project, ccontract, rcontract or user').choices(EXPORT_BY).default('resource'))
     .addOption(new Option('--granularity <g>', 'one row per period (default), day or hour').choices(GRANULARITIES).default('period'))
     .option('--out <file>', 'write the export to this file (atomically) instead of stdout')
-    .addOption(new Option('--as-of <time>', 'open periods: count usage until this UTC time (default: now, on the hour, or the period\'s end)').argParser(utc('--as-of')));
+    .addOption(new Option('--as-of <time>', 'open periods: count usage until this UTC time (default: now, on the hour, or the period\'s end)').argParser(utc('--as-of')))
+    .addOption(new Option('--threads <n>', 'threads for per-resource exports of the embedded store (default: 2 on 2+ cores for large logs)').choices(['1', '2']));
   withDataDir(cmd);
   withJson(cmd);
   cmd.addHelpText('after', `
@@ -53,7 +55,8 @@ close appears as ChargeClass=Correction rows in the export of the next period.
 Examples:
   ledger export --period 2025-01 --format focus-csv --out jan.csv
   ledger export --period 2025-01 --format jsonl --by project --json > jan.jsonl`);
-  cmd.action(async (opts: { period: string; format: ExportFormat; by: ExportBy; granularity: Granularity; out?: string; asOf?: number; json?: boolean; data?: string }) => {
+  cmd.action(async (opts: { period: string; format: ExportFormat; by: ExportBy; granularity: Granularity; out?: string; asOf?: number; threads?: string; json?: boolean; data?: string }) => {
+    const parallel = opts.threads ? { threads: Number(opts.threads) as 1 | 2 } : {};
     await withStore(opts, async (store) => {
       const asOf = opts.asOf ?? Math.min(periodEnd(opts.period), floorHour(Date.now()));
       const options = { period: opts.period, format: opts.format, by: opts.by, granularity: opts.granularity, asOf };
@@ -63,7 +66,7 @@ Examples:
         const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
         const fd = openSync(tmp, 'w');
         try {
-          summary = await exportPeriod(store, options, { write: (chunk) => { writeSync(fd, chunk); } });
+          summary = await exportPeriod(store, options, { write: (chunk) => { writeSync(fd, chunk); } }, parallel);
           closeSync(fd);
           renameSync(tmp, target);
         } catch (error) {
@@ -73,7 +76,7 @@ Examples:
         }
         process.stdout.write(opts.json ? `${JSON.stringify({ ...summary, out: target })}\n` : summaryText(summary, target));
       } else {
-        summary = await exportPeriod(store, options, stdoutOutput);
+        summary = await exportPeriod(store, options, stdoutOutput, parallel);
         process.stderr.write(opts.json ? `${JSON.stringify(summary)}\n` : summaryText(summary));
       }
     });

@@ -4,7 +4,7 @@
  * (a closed period: its close; an open one: the head when the export starts), so the same log gives the same file,
  * and the export of a closed period never changes. The sha256 of the bytes is returned with the summary.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { EventStore } from '../../core/event-store/port.ts';
 import { BILLING_STREAM } from '../../layers/metering/ids.ts';
 import { isPeriod, isoSeconds, periodEnd, periodStart } from '../../layers/metering/period.ts';
@@ -92,8 +92,19 @@ export function validateExportOptions(o: ExportOptions): Required<Omit<ExportOpt
 
 interface Group { subject: RowSubject; row: RatedRow; corrected: string | null; sort: string }
 
-/** `deps.generic`: read through the EventStore port only (what a KurrentDB store does), for tests of the fast paths. */
-export async function exportPeriod(store: EventStore, options: ExportOptions, out: ExportOutput, deps: { source?: StreamSource; head?: number; generic?: boolean } = {}): Promise<ExportSummary> {
+export interface ExportDeps {
+  source?: StreamSource;
+  /** The log position to export at (default: the head now). */
+  head?: number;
+  /** Read through the EventStore port only (what a KurrentDB store does), for tests of the fast paths. */
+  generic?: boolean;
+  /** Continue this digest instead of starting one (a part of a larger export); the summary's sha256 is then ''. */
+  hash?: Hash;
+  /** Write the CSV header line (default true). */
+  header?: boolean;
+}
+
+export async function exportPeriod(store: EventStore, options: ExportOptions, out: ExportOutput, deps: ExportDeps = {}): Promise<ExportSummary> {
   const o = validateExportOptions(options);
   const head = deps.head ?? await store.headPosition();
   const ctx = await loadContext(store, head, { generic: deps.generic });
@@ -109,7 +120,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
 
   // Rows are encoded into a byte buffer as they are made (while their strings are young: cheap for the GC);
   // full buffers wait in `ready` until the next flush hands them to the output.
-  const hash = createHash('sha256');
+  const hash = deps.hash ?? createHash('sha256');
   const CHUNK = 1 << 20;
   let bytes = 0;
   let buf = Buffer.allocUnsafe(CHUNK + (1 << 16));
@@ -141,7 +152,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
     }
   };
   const line = o.format === 'focus-csv' ? csvRow : jsonRow;
-  if (o.format === 'focus-csv') emit(csvHeader());
+  if (o.format === 'focus-csv' && deps.header !== false) emit(csvHeader());
 
   let rows = 0;
   let correctionRows = 0;
@@ -233,7 +244,7 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
   const close = closed ? ctx.closeOf(o.period) : undefined;
   return {
     period: o.period, status: closed ? 'closed' : 'open', cut, ...(close && { closedAt: close.closedAt }), until: isoSeconds(until),
-    format: o.format, by: o.by, granularity: o.granularity, rows, correctionRows, bytes, sha256: hash.digest('hex'),
+    format: o.format, by: o.by, granularity: o.granularity, rows, correctionRows, bytes, sha256: deps.hash ? '' : hash.digest('hex'),
     events: stats.events, resources: stats.resources, currency,
   };
 }

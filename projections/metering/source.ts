@@ -50,8 +50,13 @@ export function decodeBody(type: string, body: string): { data: any; occurredAt:
  */
 const SLICE_IN_SQL = METERED_EVENTS.every((t) => (latestVersion(t) ?? 1) === 1);
 
+/** A half-open range of stream names [from, to). */
+export interface StreamRange { from: string; to: string }
+/** Every metered stream: the three categories, in name order. */
+export const ALL_METERED_RANGES: StreamRange[] = [...METERED_CATEGORIES].sort().map((c) => ({ from: `${c}-`, to: `${c}.` }));
+
 export class SqliteStreamSource implements StreamSource {
-  constructor(private readonly path: string) {}
+  constructor(private readonly path: string, private readonly ranges: StreamRange[] = ALL_METERED_RANGES) {}
 
   async forEachStream(cut: number, sink: EventSink): Promise<{ events: number }> {
     const db = new Database(this.path, { readonly: true, fileMustExist: true });
@@ -65,9 +70,9 @@ export class SqliteStreamSource implements StreamSource {
       const stmt = db.prepare(`SELECT stream, type, ${columns}, position FROM events INDEXED BY events_by_stream
         WHERE stream >= ? AND stream < ? AND type IN (${types}) AND position <= ? ORDER BY stream, revision`).raw(true);
       let count = 0;
-      for (const category of [...METERED_CATEGORIES].sort()) {
+      for (const range of this.ranges) {
         let current: string | null = null;
-        for (const row of stmt.iterate(`${category}-`, `${category}.`, ...METERED_EVENTS, cut) as IterableIterator<[string, string, string, string | null, number]>) {
+        for (const row of stmt.iterate(range.from, range.to, ...METERED_EVENTS, cut) as IterableIterator<[string, string, string, string | null, number]>) {
           const [stream, type, text, at, position] = row;
           if (stream !== current) {
             if (current !== null) await sink.endStream(current);
@@ -182,4 +187,29 @@ export function sqlitePathOf(store: EventStore): string | undefined {
   if (!(store instanceof SqliteEventStore)) return undefined;
   const db = store.db as unknown as { name: string; memory: boolean };
   return db.name && db.name !== ':memory:' && !db.memory ? db.name : undefined;
+}
+
+/**
+ * Splits the metered streams into two ranges of about the same number of events (at a stream boundary of the Host
+ * category, which holds nearly all of them), or returns null when there is too little to be worth a second thread.
+ */
+export function splitRanges(path: string, minEvents: number): [StreamRange[], StreamRange[]] | null {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 10000');
+    const host = ALL_METERED_RANGES.find((r) => r.from === 'Host-')!;
+    const count = db.prepare('SELECT count(*) FROM events INDEXED BY events_by_stream WHERE stream >= ? AND stream < ?').pluck().get(host.from, host.to) as number;
+    if (count < minEvents) return null;
+    let middle = db.prepare('SELECT stream FROM events INDEXED BY events_by_stream WHERE stream >= ? AND stream < ? ORDER BY stream, revision LIMIT 1 OFFSET ?')
+      .pluck().get(host.from, host.to, Math.floor(count / 2)) as string | undefined;
+    const firstStream = db.prepare('SELECT min(stream) FROM events WHERE stream >= ? AND stream < ?').pluck().get(host.from, host.to) as string | null;
+    // the first range must hold something: when the middle event is in the first stream, split after that stream
+    if (middle !== undefined && middle === firstStream) middle = db.prepare('SELECT min(stream) FROM events WHERE stream > ? AND stream < ?').pluck().get(middle, host.to) as string | undefined ?? undefined;
+    if (!middle) return null;
+    const first = ALL_METERED_RANGES.filter((r) => r.to <= host.from);
+    const rest = ALL_METERED_RANGES.filter((r) => r.from >= host.to);
+    return [[...first, { from: host.from, to: middle }], [{ from: middle, to: host.to }, ...rest]];
+  } finally {
+    db.close();
+  }
 }
