@@ -4,7 +4,8 @@
  *   root            correlation ids (x-correlation-id in, out, and in every log line), error and 404 handlers,
  *                   HTTP metrics
  *   ├─ health       /healthz, /readyz, /metrics                    (no authentication)
- *   └─ api scope    auth (bearer tokens) → rate limit (per token) → GraphQL (mercurius, subscriptions, GraphiQL in dev)
+ *   └─ api scope    auth (bearer tokens) → rate limit (per token) → billing exports (/billing, operator tokens)
+ *                   → GraphQL (mercurius, subscriptions, GraphiQL in dev)
  *
  * `buildServer(ledger, options)` returns the fastify instance, not listening: tests `listen({ port: 0 })`,
  * `ledger serve` listens on LEDGER_HOST:LEDGER_PORT. Closing the server stops the change feeds and the pub/sub it

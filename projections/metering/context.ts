@@ -5,7 +5,7 @@
  * and the names of users, projects and regions.
  */
 import { ratedBook, type RatedBook } from '../../layers/metering/pricebook.ts';
-import { periodEnd, previousPeriod } from '../../layers/metering/period.ts';
+import { previousPeriod } from '../../layers/metering/period.ts';
 import { epochsOf, type Epoch } from './rating.ts';
 import type { ResourceInfo } from './segments.ts';
 
@@ -178,4 +178,3 @@ export function cutsOf(ctx: MeteringContext, period: string, head: number): { cu
   const prevClose = ctx.closePosition(previous);
   return { cut, closed, previous, ...(prevClose !== undefined && prevClose <= cut && { correctionsAfter: prevClose }) };
 }
-export const periodEndOf = periodEnd;

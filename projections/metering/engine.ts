@@ -3,7 +3,7 @@
  * billing period — its regular rows as known at the cut, and, when the period before is closed, the correction rows
  * of closed periods (what changed in them between that close and the cut). One resource at a time is handed on.
  */
-import { nextPeriod, periodEnd, periodOf, periodStart, periodsBetween, previousPeriod } from '../../layers/metering/period.ts';
+import { periodEnd, periodOf, periodStart, periodsBetween, previousPeriod } from '../../layers/metering/period.ts';
 import type { Attribution, MeteringContext } from './context.ts';
 import { diffRows, rateResource, type Granularity, type RatedRow } from './rating.ts';
 import { SegmentFolder, type MeteredResource, type ResourceInfo } from './segments.ts';
@@ -83,4 +83,3 @@ export async function meter(
   return { events, resources };
 }
 
-export { nextPeriod };

@@ -6,7 +6,6 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { EventStore } from '../../core/event-store/port.ts';
-import { BILLING_STREAM } from '../../layers/metering/ids.ts';
 import { isPeriod, isoSeconds, periodEnd, periodStart } from '../../layers/metering/period.ts';
 import { CONTEXT_CATEGORIES, CONTEXT_EVENTS, cutsOf, MeteringContext } from './context.ts';
 import { meter, type ResourceResult } from './engine.ts';
@@ -249,4 +248,3 @@ export async function exportPeriod(store: EventStore, options: ExportOptions, ou
   };
 }
 
-export { BILLING_STREAM };
