@@ -15,9 +15,9 @@ const subject = (over: Partial<RowSubject> = {}): RowSubject => ({
   tags: { 'ledger/ccontract': 'c_web', 'ledger/host': 'h_1', 'ledger/rcontract': 'rc_1', 'ledger/replica': '0', 'ledger/epoch': '2' }, ...over,
 });
 const row = (over: Partial<RatedRow> = {}): RatedRow => ({
-  key: 'k', meter: METERS[0], state: 'running', template: 'standard', tier: 0, tierFrom: 0, tierUpTo: null, tiered: false, book,
+  key: 1, meter: METERS[0], state: 'running', template: 'standard', tier: 0, tierFrom: 0, tierUpTo: null, tiered: false, book,
   chargeStart: Date.parse('2025-01-03T04:00:00Z'), chargeEnd: Date.parse('2025-01-05T00:00:00Z'),
-  consumedMicro: 3_500_000, pricingMicro: 875_000, unitPrice: parseDec('0.0375'), unitPriceInt: 375, cost: 875_000 * 375, costScale: 10, ...over,
+  consumedMicro: 3_500_000, pricingMicro: 875_000, unitPrice: parseDec('0.0375'), unitPriceInt: 375, unitPriceText: '0.0375', cost: 875_000 * 375, costScale: 10, ...over,
 });
 
 test('fast CSV and JSON writers give exactly the reference records', () => {
@@ -25,7 +25,7 @@ test('fast CSV and JSON writers give exactly the reference records', () => {
     [row(), subject(), null],
     [row({ template: null, state: 'stopped', consumedMicro: -2_000_000, pricingMicro: -1_000_000, cost: -375_000_000 }), subject({ subAccountId: null, zone: null, tags: {} }), '2024-12'],
     [row({ meter: METERS[7], tier: 2, tierFrom: 1000, tierUpTo: null, tiered: true, consumedMicro: 12n ** 20n, pricingMicro: 12n ** 20n, cost: 12n ** 20n * 375n }), subject({ resourceType: 'XImage', kind: 'XImage', tags: { 'ledger/network': 'n_1' } }), null],
-    [row({ book: null, unitPrice: parseDec('0'), unitPriceInt: 0, cost: 0 }), subject(), null],
+    [row({ book: null, unitPrice: parseDec('0'), unitPriceInt: 0, unitPriceText: '0', cost: 0 }), subject(), null],
   ];
   for (const [r, s, c] of cases) {
     const rec = focusRecord(r, s, c);

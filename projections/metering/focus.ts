@@ -70,7 +70,7 @@ export const skuPriceId = (row: RatedRow): string => `${row.meter.id}:${row.stat
 export function focusRecord(row: RatedRow, s: RowSubject, correctedPeriod: string | null): FocusRecord {
   const book = row.book;
   const cost = formatScaled(row.cost, row.costScale);
-  const unitPrice = formatScaled(row.unitPriceInt, row.unitPrice.scale);
+  const unitPrice = row.unitPriceText;
   const tags: Record<string, string> = { ...s.tags };
   if (row.template) tags['ledger/template'] = row.template;
   const version = book ? String(book.version) : null;
@@ -216,7 +216,7 @@ export function csvRow(row: RatedRow, s: RowSubject, corrected: string | null): 
   const c = p.csv;
   const book = row.book;
   const cost = formatScaled(row.cost, row.costScale);
-  const unitPrice = formatScaled(row.unitPriceInt, row.unitPrice.scale);
+  const unitPrice = row.unitPriceText;
   const bk = bookFields(book);
   const unit = row.meter.unit;
   const meter = row.meter.id;
@@ -230,7 +230,7 @@ export function jsonRow(row: RatedRow, s: RowSubject, corrected: string | null):
   const t = { desc: describe(row, s, corrected), tags: tagsJson(row, p), version: book ? String(book.version) : null };
   const provider = JSON.stringify(book?.provider ?? null);
   const cost = `"${formatScaled(row.cost, row.costScale)}"`;
-  const unitPrice = `"${formatScaled(row.unitPriceInt, row.unitPrice.scale)}"`;
+  const unitPrice = `"${row.unitPriceText}"`;
   const unit = JSON.stringify(row.meter.unit);
   const meter = JSON.stringify(row.meter.id);
   return `{"AvailabilityZone":${j.AvailabilityZone},"BilledCost":${cost},"BillingAccountId":${j.BillingAccountId},"BillingAccountName":${j.BillingAccountName},"BillingCurrency":${JSON.stringify(book?.currency ?? '')},"BillingPeriodEnd":${j.BillingPeriodEnd},"BillingPeriodStart":${j.BillingPeriodStart},"ChargeCategory":"Usage","ChargeClass":${corrected ? '"Correction"' : 'null'},"ChargeDescription":${JSON.stringify(t.desc)},"ChargeFrequency":"Usage-Based","ChargePeriodEnd":"${iso(row.chargeEnd)}","ChargePeriodStart":"${iso(row.chargeStart)}","ConsumedQuantity":"${formatMicro(row.consumedMicro)}","ConsumedUnit":${unit},"ContractedCost":${cost},"ContractedUnitPrice":${unitPrice},"EffectiveCost":${cost},"InvoiceIssuerName":${JSON.stringify(book?.invoiceIssuer ?? null)},"ListCost":${cost},"ListUnitPrice":${unitPrice},"PricingCategory":"Standard","PricingQuantity":"${formatMicro(row.pricingMicro)}","PricingUnit":${unit},"ProviderName":${provider},"PublisherName":${provider},"RegionId":${j.RegionId},"RegionName":${j.RegionName},"ResourceId":${j.ResourceId},"ResourceName":${j.ResourceName},"ResourceType":${j.ResourceType},"ServiceCategory":${j.ServiceCategory},"ServiceName":${j.ServiceName},"SkuId":${meter},"SkuPriceId":${JSON.stringify(skuPriceId(row))},"SubAccountId":${j.SubAccountId},"SubAccountName":${j.SubAccountName},"Tags":${JSON.stringify(t.tags)},"x_CorrectedPeriod":${corrected === null ? 'null' : JSON.stringify(corrected)},"x_Meter":${meter},"x_PriceBookVersion":${t.version === null ? 'null' : `"${t.version}"`},"x_State":${JSON.stringify(row.state)}}\n`;

@@ -9,7 +9,7 @@
 import { METERS, stateIndex, type MeterDef } from '../../layers/metering/meters.ts';
 import { DAY_MS, HOUR_MS, ceilHour, floorHour } from '../../layers/metering/period.ts';
 import { ONE, ZERO_DEC, type Dec, type RatedBook, type RatedTier } from '../../layers/metering/pricebook.ts';
-import { isZero, microUnitHours, mulInt, subInt, UnitMs, type Int } from './fixed.ts';
+import { formatScaled, isZero, microUnitHours, mulInt, subInt, UnitMs, type Int } from './fixed.ts';
 import type { MeteredResource } from './segments.ts';
 
 export type Granularity = 'period' | 'day' | 'hour';
@@ -31,8 +31,8 @@ export interface RateParams {
 }
 
 export interface RatedRow {
-  /** Identity of the row within a resource and period (meter, state, template, tier, version, window). */
-  key: string;
+  /** Identity of the row within a resource and period (meter, state, template, tier, version, window), packed in a number. */
+  key: number;
   meter: MeterDef;
   state: string;
   template: string | null;
@@ -48,6 +48,8 @@ export interface RatedRow {
   unitPrice: Dec;
   /** unitPrice.int as an exact Int (Number when it fits). */
   unitPriceInt: Int;
+  /** unitPrice as decimal text. */
+  unitPriceText: string;
   /** cost = pricingMicro × unitPrice.int / 10^(6 + unitPrice.scale) */
   cost: Int;
   costScale: number;
@@ -77,8 +79,23 @@ interface Acc {
   hullStart: number; hullEnd: number; ums: UnitMs;
 }
 
+/** Small indexes of templates for the packed row keys (null = 0). */
+const templateIndexes = new Map<string, number>();
+const templateIndex = (t: string | null): number => {
+  if (t === null) return 0;
+  let i = templateIndexes.get(t);
+  if (i === undefined) { i = templateIndexes.size + 1; templateIndexes.set(t, i); }
+  return i;
+};
+/**
+ * Row key: meter (3 bits), state (3), template (5), tier (4), price book version (20), window index in the
+ * period (10): 45 bits, an exact Number.
+ */
+const rowKey = (m: number, stateAndTemplate: number, tier: number, version: number, windowIndex: number): number =>
+  (((m * 256 + stateAndTemplate) * 16 + tier) * 1_048_576 + version) * 1024 + windowIndex;
+
 export function rateResource(res: MeteredResource, p: RateParams): RatedRow[] {
-  const accs = new Map<string, Acc>();
+  const accs = new Map<number, Acc>();
   const W = p.granularity === 'hour' ? HOUR_MS : p.granularity === 'day' ? DAY_MS : 0;
   const limit = Math.min(p.pe, p.until);
   for (const seg of res.segments) {
@@ -99,12 +116,13 @@ export function rateResource(res: MeteredResource, p: RateParams): RatedRow[] {
       const a1 = ea > a0 ? ea : a0;
       const b1 = eb < b0 ? eb : b0;
       const book = ep[e].book;
-      if (W === 0) addPiece(accs, seg.state, seg.q, seg.template, book, p.ps, a1, b1);
+      const st = stateIndex(seg.state) * 32 + templateIndex(seg.template);
+      if (W === 0) addPiece(accs, seg.state, st, seg.q, seg.template, book, p.ps, 0, a1, b1);
       else {
         for (let w = Math.floor(a1 / W) * W; w < b1; w += W) {
           const a2 = w > a1 ? w : a1;
           const b2 = w + W < b1 ? w + W : b1;
-          addPiece(accs, seg.state, seg.q, seg.template, book, w, a2, b2);
+          addPiece(accs, seg.state, st, seg.q, seg.template, book, w, (w - p.ps) / W, a2, b2);
         }
       }
     }
@@ -117,7 +135,7 @@ export function rateResource(res: MeteredResource, p: RateParams): RatedRow[] {
   return rows.sort(compareRows);
 }
 
-function addPiece(accs: Map<string, Acc>, state: string, q: number[], template: string | null, book: RatedBook | null, window: number, a: number, b: number) {
+function addPiece(accs: Map<number, Acc>, state: string, st: number, q: number[], template: string | null, book: RatedBook | null, window: number, windowIndex: number, a: number, b: number) {
   const dur = b - a;
   for (let m = 0; m < q.length; m++) {
     const qty = q[m];
@@ -127,7 +145,7 @@ function addPiece(accs: Map<string, Acc>, state: string, q: number[], template: 
       const tier = tiers[t];
       const band = (tier.upTo === null || qty < tier.upTo ? qty : tier.upTo) - tier.from;
       if (band <= 0) break;
-      const key = `${m}|${state}|${template ?? ''}|${t}|${book ? book.version : 0}|${window}`;
+      const key = rowKey(m, st, t, book ? book.version : 0, windowIndex);
       let acc = accs.get(key);
       if (!acc) {
         acc = { m, state, template, tier: t, book, window, hullStart: a, hullEnd: b, ums: new UnitMs() };
@@ -141,7 +159,22 @@ function addPiece(accs: Map<string, Acc>, state: string, q: number[], template: 
   }
 }
 
-function finish(key: string, acc: Acc, W: number, p: RateParams): RatedRow | null {
+/** The unit price of a (tier) price and a template weight, with its text, made once. */
+const unitPrices = new WeakMap<Dec, WeakMap<Dec, { dec: Dec; int: Int; text: string }>>();
+function unitPriceOf(price: Dec, weight: Dec): { dec: Dec; int: Int; text: string } {
+  let byWeight = unitPrices.get(price);
+  if (!byWeight) { byWeight = new WeakMap(); unitPrices.set(price, byWeight); }
+  let v = byWeight.get(weight);
+  if (!v) {
+    const dec: Dec = weight === ONE ? price : { int: price.int * weight.int, scale: price.scale + weight.scale };
+    const int = dec.int <= 9007199254740991n ? Number(dec.int) : dec.int;
+    v = { dec, int, text: formatScaled(int, dec.scale) };
+    byWeight.set(weight, v);
+  }
+  return v;
+}
+
+function finish(key: number, acc: Acc, W: number, p: RateParams): RatedRow | null {
   const meter = METERS[acc.m];
   const unitMs = acc.ums.value();
   const mp = acc.book?.meters[meter.id];
@@ -152,13 +185,14 @@ function finish(key: string, acc: Acc, W: number, p: RateParams): RatedRow | nul
   const tiers = mp?.tiers ?? FREE;
   const tier = tiers[acc.tier];
   const tw = acc.template && acc.book ? (acc.book.templateWeights as Record<string, Dec>)[acc.template] ?? ONE : ONE;
-  const unitPrice: Dec = tw === ONE ? tier.price : { int: tier.price.int * tw.int, scale: tier.price.scale + tw.scale };
-  const unitPriceInt = unitPrice.int <= 9007199254740991n ? Number(unitPrice.int) : unitPrice.int;
+  const up = unitPriceOf(tier.price, tw);
+  const unitPrice = up.dec;
+  const unitPriceInt = up.int;
   const chargeStart = W === 0 ? floorHour(acc.hullStart) : acc.window;
   const chargeEnd = W === 0 ? Math.min(ceilHour(acc.hullEnd), p.pe) : Math.min(acc.window + W, p.pe);
   return {
     key, meter, state: acc.state, template: acc.template, tier: acc.tier, tierFrom: tier.from, tierUpTo: tier.upTo,
-    tiered: tiers.length > 1, book: acc.book, chargeStart, chargeEnd, consumedMicro, pricingMicro, unitPrice, unitPriceInt,
+    tiered: tiers.length > 1, book: acc.book, chargeStart, chargeEnd, consumedMicro, pricingMicro, unitPrice, unitPriceInt, unitPriceText: up.text,
     cost: mulInt(pricingMicro, unitPriceInt), costScale: 6 + unitPrice.scale,
   };
 }
