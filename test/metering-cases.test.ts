@@ -5,7 +5,7 @@
  * Price book v1 (EUR, effective 2025-01-01T00:00Z):
  *   cpu.core-hours 0.04   (state weights: provisioning 0, stopped 0.5, failed 0)
  *   ram.gib-hours  0.005  (same weights)
- *   disk.gib-hours 0.0002
+ *   disk.gib-hours 0.0002, ip.ipv4-hours 0.005, bandwidth.mbps-hours 0.0001
  *   image.gib-hours tiers: first 100 GiB 0.001, up to 1000 GiB 0.0005, beyond 0.0002
  *   template weights: normal 1, standard 1.5, enhanced 2
  */
@@ -24,6 +24,8 @@ const V1: PriceBookInput = {
     'cpu.core-hours': { price: '0.04', stateWeights: weights },
     'ram.gib-hours': { price: '0.005', stateWeights: weights },
     'disk.gib-hours': { price: '0.0002' },
+    'ip.ipv4-hours': { price: '0.005' },
+    'bandwidth.mbps-hours': { price: '0.0001' },
     'image.gib-hours': { tiers: [{ upTo: 100, price: '0.001' }, { upTo: 1000, price: '0.0005' }, { price: '0.0002' }] },
   },
   templateWeights: { normal: '1', standard: '1.5', enhanced: '2' },
@@ -235,6 +237,22 @@ test('a late event after the period was closed: the closed export stays byte for
   assert.is(juneClosed.text, june.text);
   const july = await t.export({ period: '2025-07' });
   assert.is(july.rows.length, 0);
+});
+
+test('a public virtual network: IPv4 addresses and bandwidth held, per XNetwork and per RContract', async () => {
+  await t.res('RegisterNetwork', { networkId: 'n_pub', regionId: 'r_eu', zoneId: 'z_a', name: 'public', bandwidthMbps: 10_000, publicIpPool: { cidrs: ['203.0.113.0/28'] }, switchCapacity: { segments: 100 } }, '2025-07-01T00:00:00Z');
+  await t.res('AllocateNetworkSlice', { networkId: 'n_pub', sliceId: 'xnet_web', bandwidthMbps: 200, publicIps: 2, contractId: 'rc_web' }, '2025-07-01T06:00:00Z');
+  await t.res('CreateXNetwork', { xnetworkId: 'xnet_web', networkId: 'n_pub', regionId: 'r_eu', zoneId: 'z_a', contractId: 'rc_web', cidr: '10.8.0.0/24', public: true, bandwidthMbps: 200, publicIps: ['203.0.113.1', '203.0.113.2'], segment: 1 }, '2025-07-01T06:00:00Z');
+  await t.res('DeleteXNetwork', { xnetworkId: 'xnet_web' }, '2025-07-01T16:30:00Z');
+  const { rows } = await t.export({ period: '2025-07' });
+  // 10.5 h: 2 addresses → 21 IP-h × 0.005 = 0.105; 200 Mbps → 2100 Mbps-h × 0.0001 = 0.21
+  assert.equal(nums(pick(rows, { x_Meter: 'ip.ipv4-hours' })), ['21', '21', '0.105']);
+  assert.equal(nums(pick(rows, { x_Meter: 'bandwidth.mbps-hours' })), ['2100', '2100', '0.21']);
+  assert.ok(rows.every((r) => r.ResourceId === 'xnet_web' && r.ServiceCategory === 'Networking' && r.x_State === 'active' && r.Tags.includes('"ledger/network":"n_pub"')));
+  assert.is(pick(rows, { x_Meter: 'ip.ipv4-hours' }).ConsumedUnit, 'IP-Hours');
+  const byK = (await t.export({ period: '2025-07', by: 'rcontract' })).rows;
+  assert.ok(byK.every((r) => r.ResourceId === 'rc_web' && r.ResourceType === 'RContract'));
+  assert.is(total(byK), '0.315');
 });
 
 test('tiers: image storage gets cheaper per GiB as it grows', async () => {
