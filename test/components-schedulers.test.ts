@@ -129,6 +129,27 @@ test('3 schedulers, 1 nats-server: contention never overcommits a host nor place
   assert.equal(again.doubles, []);
 });
 
+test('three schedulers working one contract at the same moment: one claim wins, each replica is sliced once', async () => {
+  // room for the race: a fresh zone (the rest of the fleet is full by now)
+  await registerHosts(main, [{ hostId: 'h_race', regionId: 'r_0', zoneId: 'z_0_9', area: 'dc9/row0/rack0', cpuCores: 64, ramMiB: 65536, diskGiB: 1000 }]);
+  await until('the schedulers see the new host', () => schedulers.every((s) => !!s.views.fleet.host('h_race')), 10_000);
+  const before = schedulers.reduce((n, s) => n + s.stats.claimsLost, 0);
+  let lost = 0;
+  for (let i = 0; i < 5; i++) {
+    const id = `c_race${i}`;
+    await requestComponent(main, needs(id, { replicas: 1, access: 'Zone', zoneId: 'z_0_9', size: { cpuCores: 1, cpuMHz: 0, ramMiB: 256, diskGiB: 1, diskIops: 0 } }));
+    await Promise.all(schedulers.map((s) => s.work(id)));
+    const decided = (await readAllEvents(main.store, ['CContract'])).filter((e) => e.streamId === `CContract-${id}` && e.type === 'PlacementDecided');
+    assert.ok(decided.length <= 1 || (await states([id])).get(id)!.slots[0].epoch > 1, `${id}: ${decided.length} decisions for one slot at one epoch`);
+  }
+  lost = schedulers.reduce((n, s) => n + s.stats.claimsLost, 0) - before;
+  const check = await checkHostInvariants(main.store);
+  assert.equal(check.doubles, []);
+  assert.equal(check.overcommits, []);
+  console.log(`  ${lost} claims lost to another scheduler in 5 races`);
+  assert.ok(lost >= 1, 'the schedulers did race for the same slots');
+});
+
 test('malformed scheduler messages are rejected and logged; the schedulers keep working', async () => {
   const bus = await connectNatsBus({ servers: nats.url });
   try {
