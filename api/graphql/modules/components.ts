@@ -185,11 +185,15 @@ export const module = defineModule({
           if (!visibleProject(ctx, projectId)) throw new ClientError('NOT_FOUND', `project ${projectId} does not exist`);
           const source = await ctx.pubsub.subscribe(COMPONENT_TOPIC);
           const read = register(ctx.ledger);
+          const known = new Map<string, string | null>(); // a component's project never changes
           const projectOf = (componentId: string, depth = 0): string | null => {
+            if (known.has(componentId)) return known.get(componentId)!;
             const row = read.component(componentId);
             if (!row) return null;
-            if (row.projectId) return row.projectId;
-            return row.parentId && depth < 3 ? projectOf(row.parentId, depth + 1) : null;
+            const p = row.projectId ?? (row.parentId && depth < 3 ? projectOf(row.parentId, depth + 1) : null);
+            if (known.size > 10_000) known.clear();
+            known.set(componentId, p);
+            return p;
           };
           return (async function* filtered() {
             for await (const payload of source as AsyncIterable<{ componentChanged: { componentId: string; projectId: string | null } } | { componentId: string; projectId: string | null }>) {
