@@ -38,7 +38,7 @@ import { CCONTRACT_EVENTS } from '../ccontract/events.ts';
 import { executeFresh, loadFresh } from '../exec.ts';
 import { childIdOf, commandIds, stream, typeIdOf, xnodeIdOf, type Policy } from '../ids.ts';
 import { componentTypeDecider } from '../type/decider.ts';
-import { freeOf, type HostView } from './fleet.ts';
+import type { HostView } from './fleet.ts';
 import { Planner, type PlacedReplica } from './placement.ts';
 import { startViews, type Views } from './views.ts';
 
@@ -568,4 +568,3 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
   };
 }
 
-export { freeOf };
