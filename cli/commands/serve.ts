@@ -53,7 +53,7 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
       if (embeddedRoles) {
         const gateway = await startCommandGateway(ledger);
         roles.push({ stop: () => gateway.close() });
-        const scheduler = await startScheduler(ledger, { name: 'scheduler-embedded' });
+        const scheduler = await startScheduler(ledger, { name: 'scheduler-embedded', bus: null }); // store-driven in one process
         roles.push(scheduler);
         if (opts.simAgents !== false) {
           const sims = await startSimAgents(ledger);
