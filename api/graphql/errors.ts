@@ -6,6 +6,7 @@
  *   - Anything else is unexpected: logged with the correlation id and answered as "Internal server error" with the
  *     correlation id, never with its message or stack.
  */
+import { AccessDeniedError } from '../../core/service-errors.ts';
 import { GraphQLError } from 'graphql';
 import { DomainError } from '../../core/decider.ts';
 import type { ApiContext } from './context.ts';
@@ -30,9 +31,9 @@ export function userErrorsOf(error: unknown): UserError[] | null {
   return [{ field: error.field && error.field.length ? ['input', ...error.field] : null, message: error.message, code: error.code }];
 }
 
-/** Errors that say "you may not" (from any layer's service) become FORBIDDEN client errors. */
+/** Errors that say "you may not" (every layer's service raises core's AccessDeniedError) become FORBIDDEN client errors. */
 function asClientError(error: unknown): unknown {
-  if (error instanceof Error && error.name === 'AccessDeniedError') return forbidden(error.message);
+  if (error instanceof AccessDeniedError) return forbidden(error.message);
   return error;
 }
 

@@ -31,16 +31,8 @@ import type { TypeDefinition } from './type/events.ts';
 import { Fleet } from './scheduler/fleet.ts';
 import { Planner } from './scheduler/placement.ts';
 
-export class AccessDeniedError extends Error {
-  readonly code = 'FORBIDDEN';
-  constructor(message: string) { super(message); this.name = 'AccessDeniedError'; }
-}
-export class InvalidInputError extends DomainError {
-  constructor(readonly issues: { field: string[]; message: string }[]) {
-    super('INVALID_INPUT', issues.map((i) => `${i.field.join('.') || '(input)'}: ${i.message}`).join('; '), issues[0]?.field);
-    this.name = 'InvalidInputError';
-  }
-}
+export { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
+import { AccessDeniedError, InvalidInputError } from '../../core/service-errors.ts';
 
 function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   const r = schema.safeParse(input);

@@ -18,20 +18,8 @@ import { ComponentId, Description, Name, newProjectId, newUserId, ProjectId, Quo
 import { projectDecider, type ProjectState } from './project/decider.ts';
 import { userDecider, type UserState } from './user/decider.ts';
 
-/** The actor may not do this at all (a tenant calling an operator operation…). */
-export class AccessDeniedError extends Error {
-  readonly code = 'FORBIDDEN';
-  constructor(message: string) { super(message); this.name = 'AccessDeniedError'; }
-}
-
-export interface InputIssue { field: string[]; message: string }
-/** Malformed input: nothing was decided, nothing appended. */
-export class InvalidInputError extends DomainError {
-  constructor(readonly issues: InputIssue[]) {
-    super('INVALID_INPUT', issues.map((i) => `${i.field.join('.') || '(input)'}: ${i.message}`).join('; '), issues[0]?.field);
-    this.name = 'InvalidInputError';
-  }
-}
+export { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
+import { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
 
 export interface CommandMeta {
   correlationId?: string;

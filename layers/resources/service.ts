@@ -35,20 +35,8 @@ import { Holder, ItemInput } from './rcontract/events.ts';
 import { regionAcceptsChildren, regionDecider } from './region/decider.ts';
 import { zoneAcceptsChildren, zoneDecider } from './zone/decider.ts';
 
-/** The actor may not do this at all (a tenant calling an operator operation). The API answers FORBIDDEN. */
-export class AccessDeniedError extends Error {
-  readonly code = 'FORBIDDEN';
-  constructor(message: string) { super(message); this.name = 'AccessDeniedError'; }
-}
-
-export interface InputIssue { field: string[]; message: string }
-/** Malformed input: nothing was decided, nothing appended. `issues` name every wrong field. */
-export class InvalidInputError extends DomainError {
-  constructor(readonly issues: InputIssue[]) {
-    super('INVALID_INPUT', issues.map((i) => `${i.field.join('.') || '(input)'}: ${i.message}`).join('; '), issues[0]?.field);
-    this.name = 'InvalidInputError';
-  }
-}
+export { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
+import { AccessDeniedError, InvalidInputError } from '../../core/service-errors.ts';
 
 export interface CommandMeta {
   correlationId?: string;
