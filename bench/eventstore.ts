@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { SqliteEventStore } from '../core/event-store/sqlite.ts';
 import { CommandHandler } from '../core/command-handler.ts';
 import { accountDecider } from '../core/testing/example-account.ts';
+import { rawReadParse } from './raw-read.ts';
 import { median, rate, round, withTempDir, type BenchOptions, type BenchResult } from './stats.ts';
 
 const actor = { kind: 'system', id: 'bench' } as const;
@@ -42,7 +43,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const rawReplay: number[] = [];
     const ourReplay: number[] = [];
     for (let r = 0; r < reps; r++) {
-      rawReplay.push(rawRead(logPath, replayN));
+      rawReplay.push(replayN / rawReadParse(logPath, replayN));
       ourReplay.push(await storeReplay(logPath, replayN));
       opts.log(`replay rep ${r + 1}/${reps}: raw ${Math.round(rawReplay[r])}/s, store ${Math.round(ourReplay[r])}/s`);
     }
@@ -122,26 +123,6 @@ async function buildLog(path: string, n: number, opts: BenchOptions) {
     }
   }));
   await store.close();
-}
-
-function rawRead(path: string, n: number): number {
-  const db = new Database(path, { readonly: true });
-  // The same rows a replay needs (position, stream, revision, type, body, hash), read raw and JSON-parsed.
-  const stmt = db.prepare('SELECT position, stream, revision, type, body, hash FROM events WHERE position > ? ORDER BY position LIMIT 5000').raw(true);
-  const t0 = process.hrtime.bigint();
-  let after = 0;
-  let count = 0;
-  let sink = 0;
-  for (;;) {
-    const rows = stmt.all(after) as [number, string, number, string, string, string][];
-    if (rows.length === 0) break;
-    for (const row of rows) { const e = JSON.parse(row[4]); sink += e.data.amount ?? 0; count++; }
-    after = rows[rows.length - 1][0];
-  }
-  const perSec = count / (Number(process.hrtime.bigint() - t0) / 1e9);
-  db.close();
-  if (count !== n || sink < 0) throw new Error(`raw read saw ${count} of ${n} events`);
-  return perSec;
 }
 
 async function storeReplay(path: string, n: number): Promise<number> {

@@ -12,7 +12,6 @@
  * under projections/ (the same one `ledger replay` runs) into fresh in-memory databases, one after the other.
  * replayRatio = median rebuild events/s ÷ median raw events/s, over the events of the log.
  */
-import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +25,7 @@ import { userDecider } from '../layers/projects/user/decider.ts';
 import { projectDecider } from '../layers/projects/project/decider.ts';
 import { discoverProjections } from '../core/audit/projections.ts';
 import { rebuildFromZero } from '../core/audit/rebuild.ts';
+import { rawReadParse } from './raw-read.ts';
 import { median, round, withTempDir, type BenchOptions, type BenchResult } from './stats.ts';
 
 const operator = { kind: 'operator', id: 'ops_bench' } as const;
@@ -96,25 +96,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   });
 }
 
-/** The baseline: every row of the log read in batches of 5000 (the rebuild's batch size) and its body JSON-parsed. */
-export function rawReadParse(path: string, expected: number): number {
-  const db = new Database(path, { readonly: true });
-  const stmt = db.prepare('SELECT position, stream, revision, type, body, hash FROM events WHERE position > ? ORDER BY position LIMIT 5000').raw(true);
-  const t0 = process.hrtime.bigint();
-  let after = 0;
-  let count = 0;
-  let sink = 0;
-  for (;;) {
-    const rows = stmt.all(after) as [number, string, number, string, string, string][];
-    if (rows.length === 0) break;
-    for (const row of rows) { const e = JSON.parse(row[4]); sink += e.metadata.version; count++; }
-    after = rows[rows.length - 1][0];
-  }
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  db.close();
-  if (count !== expected || sink < 0) throw new Error(`raw read saw ${count} of ${expected} events`);
-  return seconds;
-}
+
 
 export interface GeneratedLog { events: number; commands: number; streams: number; seconds: number; processes: number }
 
