@@ -22,6 +22,8 @@ export const ConfigSchema = z.object({
   LEDGER_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** How often host agents send heartbeats (ms); the health monitor judges hosts in these intervals. */
   LEDGER_HEARTBEAT_INTERVAL_MS: z.coerce.number().int('must be a whole number of milliseconds').min(100, 'must be at least 100 ms').max(3_600_000, 'must be at most 3600000 ms (1 h)').default(2000),
+  /** Lease TTL of single roles (relay, projector): how long a silent leader keeps the lease before a standby takes over. */
+  LEDGER_LEASE_TTL_MS: z.coerce.number().int('must be a whole number of milliseconds').min(500, 'must be at least 500 ms').max(60_000, 'must be at most 60000 ms (the relay\'s duplicate window is 2 min)').default(5000),
   /** Whole heartbeat intervals without a beat before a host is marked unreachable. */
   LEDGER_HEARTBEAT_MISSES: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(3),
 });

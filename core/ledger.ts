@@ -12,6 +12,7 @@ import { CommandHandler, type CommandContext, type HandleResult } from './comman
 import type { EventStore } from './event-store/port.ts';
 import { SqliteEventStore } from './event-store/sqlite.ts';
 import { openReadModelDb, ProjectionRunner, type SqliteProjection } from '../projections/runner.ts';
+import { ProjectionFollower, type ReadModelProjections } from '../projections/follower.ts';
 import type { Bus } from './bus/port.ts';
 import { openBus } from './bus/open.ts';
 import { startRelay, type Relay } from './relay.ts';
@@ -21,7 +22,8 @@ export interface Ledger {
   config: Config;
   store: EventStore;
   readModels: Database.Database;
-  projections: ProjectionRunner;
+  /** The projections this process runs, or (`project: 'follow'`) follows while `ledger projector` runs them. */
+  projections: ReadModelProjections;
   /** The bus (in-process, or NATS when LEDGER_NATS_URL is set), when opened with `bus: true`. */
   bus?: Bus;
   /** The relay feeding the bus from the log, when opened with `relay: true`. */
@@ -37,8 +39,11 @@ export interface Ledger {
 
 export interface OpenLedgerOptions {
   projections?: SqliteProjection[];
-  /** Start projections (default true). */
-  project?: boolean;
+  /**
+   * Start projections (default true). `'follow'`: another process (`ledger projector`, distributed profile) writes
+   * the read models; this one only reads them and waits on the projector's checkpoints for read-your-writes.
+   */
+  project?: boolean | 'follow';
   store?: EventStore;
   /** Open the bus of the profile (in-process, or NATS when LEDGER_NATS_URL is set). */
   bus?: boolean;
@@ -52,7 +57,9 @@ export async function openLedger(config: Config, options: OpenLedgerOptions = {}
   mkdirSync(config.dataDir, { recursive: true });
   const store = options.store ?? await openEventStore(config);
   const readModels = openReadModelDb(join(config.dataDir, 'readmodels.sqlite'));
-  const projections = new ProjectionRunner({ store, db: readModels, projections: options.projections ?? [] });
+  const projections: ReadModelProjections = options.project === 'follow'
+    ? new ProjectionFollower({ store, db: readModels, projections: options.projections ?? [] })
+    : new ProjectionRunner({ store, db: readModels, projections: options.projections ?? [] });
   if (options.project !== false) projections.start();
   const bus = options.bus || options.relay ? await openBus({ natsUrl: config.LEDGER_NATS_URL, name: `ledger-${options.role ?? 'process'}` }) : undefined;
   let relay: Relay | undefined;

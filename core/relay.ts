@@ -16,6 +16,9 @@
 import type { EventStore, StoredEvent, Subscription } from './event-store/port.ts';
 import type { CheckpointStore } from './checkpoint.ts';
 import type { Bus, Message } from './bus/port.ts';
+import type { Fence } from './lease.ts';
+import { FencedError } from './fence.ts';
+import { LeaseLostError } from './lease.ts';
 import { subjectToken } from './bus/subjects.ts';
 import { categoryDefinitions, layerOf } from '../schema/registry.ts';
 import { categoryOf, idOf } from '../schema/envelope.ts';
@@ -80,6 +83,12 @@ export interface RelayOptions {
   unknownCategory?: 'error' | 'core';
   /** Progress and problems, one line each. Default: stderr. */
   log?: (line: string) => void;
+  /**
+   * The relay's lease (distributed profile): checked before every publish; when it is lost, or the checkpoint store
+   * refuses a write (FencedError), the relay stops for good and `stopped` resolves with the reason. The checkpoint
+   * store should be fenced by the same lease (KvCheckpointStore).
+   */
+  fence?: Fence;
 }
 
 export interface RelayStats {
@@ -98,6 +107,8 @@ export interface Relay {
   waitFor(position: number, timeoutMs?: number): Promise<void>;
   /** Finishes the batch in progress, checkpoints it, stops. Does not close the store, bus or checkpoints. */
   stop(): Promise<void>;
+  /** Resolves when the relay stopped by itself: it lost its lease or was fenced off (never for `stop()`). */
+  readonly stopped: Promise<Error>;
 }
 
 /** The position (header) of the newest relayed event the bus holds, or 0. */
@@ -147,6 +158,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   };
 
   const publish = async (event: StoredEvent) => {
+    // A leader that lost its lease (or was paused past it) publishes nothing more. A publish already under way when
+    // it was paused can still land: it is the next event in order, which the new leader publishes with the same
+    // Nats-Msg-Id, so the bus drops one of the two within the duplicate window (2 min, far above the lease TTL).
+    if (options.fence && !options.fence.isValid()) throw new LeaseLostError(name, 'not valid any more before a publish');
     const category = categoryOf(event.streamId);
     if (strict && !isKnown(category)) throw new UnknownCategoryError(category, event);
     const ack = await bus.publish(subjectFor(event, prefix), event, {
@@ -161,6 +176,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     if (ack.duplicate) stats.duplicates++; else stats.published++;
   };
 
+  let fatal!: (error: Error) => void;
+  const stopped = new Promise<Error>((resolve) => { fatal = resolve; });
   const subscription: Subscription = store.subscribe({
     after: startAfter,
     batchSize: options.batchSize ?? 200,
@@ -173,11 +190,20 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       await checkpoints.save(name, lastPosition);
       stats.position = lastPosition;
     },
-    onError: (error) => report(`relay: stopped at position ${lastPublished}, retrying: ${error instanceof Error ? error.message : String(error)}`),
+    onError: (error) => {
+      if (error instanceof FencedError || error instanceof LeaseLostError) {
+        log(`relay: stopped at position ${lastPublished}: ${error.message}`);
+        void subscription.close();
+        fatal(error);
+        return;
+      }
+      report(`relay: stopped at position ${lastPublished}, retrying: ${error instanceof Error ? error.message : String(error)}`);
+    },
   });
 
   return {
     stats,
+    stopped,
     waitFor: (position, timeoutMs) => subscription.waitFor(position, timeoutMs),
     stop: () => subscription.close(),
   };

@@ -52,6 +52,11 @@ export class ProjectionRunner {
     projections: SqliteProjection[];
     batchSize?: number;
     onError?: (projection: string, error: unknown) => void;
+    /**
+     * Runs first inside every write transaction of a projection (each batch, a version rebuild); throwing rolls the
+     * transaction back. The projector fences its writes here (core/fence.ts) so a stale leader writes nothing.
+     */
+    guard?: (projection: string) => void;
   }) {
     this.batchSize = opts.batchSize ?? 1000;
     opts.db.exec(CHECKPOINTS);
@@ -69,6 +74,7 @@ export class ProjectionRunner {
     const row = db.prepare('SELECT version, position FROM projection_checkpoints WHERE name = ?').get(p.name) as { version: number; position: number } | undefined;
     if (row && row.version !== p.version) {
       db.transaction(() => {
+        this.opts.guard?.(p.name);
         for (const t of p.tables) db.exec(`DROP TABLE IF EXISTS "${t.name}"`);
         db.prepare('DELETE FROM projection_checkpoints WHERE name = ?').run(p.name);
       })();
@@ -80,6 +86,7 @@ export class ProjectionRunner {
     const save = db.prepare(`INSERT INTO projection_checkpoints (name, version, position, updated_at) VALUES (?, ?, ?, ?)
       ON CONFLICT(name) DO UPDATE SET version = excluded.version, position = excluded.position, updated_at = excluded.updated_at`);
     const applyBatch = db.transaction((events: StoredEvent[], position: number) => {
+      this.opts.guard?.(p.name);
       for (const e of events) p.apply(db, e);
       save.run(p.name, p.version, position, new Date().toISOString());
     });

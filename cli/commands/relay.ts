@@ -1,16 +1,19 @@
 /**
- * `ledger relay`: publishes every event of the embedded store (<data>/events.sqlite) to NATS JetStream, from its own
- * checkpoint (<data>/checkpoints.sqlite, name `relay`), until SIGINT/SIGTERM.
+ * `ledger relay`: publishes every event of the store (<data>/events.sqlite, or KurrentDB) to NATS JetStream, from its
+ * own checkpoint, until SIGINT/SIGTERM. Several may run: one leads (a NATS KV lease, `ledger-leases` key
+ * `lease.relay`), the others stand by; the checkpoint (`ledger-checkpoints` key `checkpoint.relay`) is fenced by the
+ * lease's token, so a paused or cut-off old leader stops at its next publish or checkpoint.
  */
 import { Option, type Command } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../../core/config.ts';
-import { SqliteEventStore } from '../../core/event-store/sqlite.ts';
-import { SqliteCheckpointStore } from '../../core/checkpoint.ts';
+import { openEventStore } from '../../core/ledger.ts';
 import { connectNatsBus } from '../../core/bus/nats.ts';
-import { startRelay } from '../../core/relay.ts';
+import { startRelay, type Relay } from '../../core/relay.ts';
+import { openLeaseBucket, runWhileLeader } from '../../core/lease.ts';
+import { KvCheckpointStore, openCheckpointBucket } from '../../core/fence.ts';
 import { withDataDir } from '../options.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -63,10 +66,13 @@ Reads <data>/events.sqlite and publishes each event, in position order, to
   ledger.<layer>.<Category>.<id>.<EventType>      (e.g. ledger.resources.Host.h_1.XNodeSliced)
 with Nats-Msg-Id = the event id and headers Ledger-Position, Ledger-Stream, Ledger-Revision, Ledger-Event-Type;
 the payload is the stored event as JSON. The JetStream stream (file storage, 2 min duplicate window) is created when
-missing. Progress is checkpointed in <data>/checkpoints.sqlite (name "relay"); a restart resumes after the checkpoint,
-or after the newest event the stream already holds if that is further, so nothing is published twice.
+missing. Progress is checkpointed in the NATS KV bucket ledger-checkpoints (key checkpoint.relay); a restart resumes
+after the checkpoint, or after the newest event the stream already holds if that is further, so nothing is published
+twice. Run two or more for availability: one holds the lease (KV bucket ledger-leases, key lease.relay) and publishes,
+the others stand by and take over within about LEDGER_LEASE_TTL_MS after it stops renewing.
 
-Environment: LEDGER_NATS_URL (required, e.g. nats://127.0.0.1:4222), LEDGER_DATA_DIR (default ./data).`);
+Environment: LEDGER_NATS_URL (required, e.g. nats://127.0.0.1:4222), LEDGER_DATA_DIR (default ./data),
+LEDGER_EVENTSTORE_URL (KurrentDB instead of <data>/events.sqlite), LEDGER_LEASE_TTL_MS (default 5000).`);
 
   cmd.action(async (opts: { natsUrl?: string; stream: string; batchSize: string; data?: string }) => {
     const config = loadConfig(process.env, { LEDGER_DATA_DIR: opts.data, LEDGER_NATS_URL: opts.natsUrl });
@@ -79,43 +85,58 @@ Environment: LEDGER_NATS_URL (required, e.g. nats://127.0.0.1:4222), LEDGER_DATA
     for (const f of failed) line(`warning: could not load schema module ${f}`);
 
     const eventsPath = join(config.dataDir, 'events.sqlite');
-    if (!existsSync(eventsPath)) line(`no event store at ${eventsPath} yet: it is created empty and the relay waits for events`);
-    const store = new SqliteEventStore({ path: eventsPath, synchronous: config.LEDGER_SQLITE_SYNCHRONOUS });
-    const checkpoints = new SqliteCheckpointStore(join(config.dataDir, 'checkpoints.sqlite'));
+    if (!config.LEDGER_EVENTSTORE_URL && !existsSync(eventsPath)) line(`no event store at ${eventsPath} yet: it is created empty and the relay waits for events`);
+    const store = await openEventStore(config);
+    const source = config.LEDGER_EVENTSTORE_URL ? 'the KurrentDB store' : eventsPath;
     let bus;
     try {
       bus = await connectNatsBus({ servers: config.LEDGER_NATS_URL, stream: opts.stream, name: 'ledger-relay', log: (m, e) => line(`${m} ${e instanceof Error ? e.message : e ?? ''}`) });
     } catch (error) {
-      await checkpoints.close();
       await store.close();
       throw error;
     }
-    const relay = await startRelay({ store, bus, checkpoints, batchSize: Number(opts.batchSize), log: line });
-    line(`relaying ${eventsPath} to ${config.LEDGER_NATS_URL} (stream ${opts.stream}) after position ${relay.stats.startedAfter}; head is ${await store.headPosition()}`);
+    const leases = await openLeaseBucket(bus.connection);
+    const checkpointKv = await openCheckpointBucket(bus.connection);
 
-    let reported = relay.stats.position;
-    const progress = setInterval(() => {
-      if (relay.stats.position === reported) return;
-      reported = relay.stats.position;
-      line(`at position ${reported}: ${relay.stats.published} published, ${relay.stats.duplicates} duplicates since start`);
-    }, 10_000);
-
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) { line(`${signal} again: exiting now`); process.exit(130); }
-        stopping = true;
-        line(`${signal}: finishing the batch in progress`);
-        clearInterval(progress);
-        await relay.stop();
-        await bus.close();
-        await checkpoints.close();
-        await store.close();
-        line(`stopped at position ${relay.stats.position}: ${relay.stats.published} published, ${relay.stats.duplicates} duplicates since start`);
-        resolve();
+    // One relay publishes at a time: the others stand by until its lease lapses (see core/lease.ts).
+    const shutdown = new AbortController();
+    let current: Relay | undefined;
+    let progress: NodeJS.Timeout | undefined;
+    const leading = runWhileLeader(leases, { name: 'relay', ttlMs: config.LEDGER_LEASE_TTL_MS, signal: shutdown.signal, log: line }, async (lease) => {
+      const checkpoints = new KvCheckpointStore(checkpointKv, lease);
+      const relay = current = await startRelay({ store, bus, checkpoints, batchSize: Number(opts.batchSize), log: line, fence: lease });
+      line(`relaying ${source} to ${config.LEDGER_NATS_URL} (stream ${opts.stream}) after position ${relay.stats.startedAfter} as leader (fencing token ${lease.token}); head is ${await store.headPosition()}`);
+      let reported = relay.stats.position;
+      progress = setInterval(() => {
+        if (relay.stats.position === reported) return;
+        reported = relay.stats.position;
+        line(`at position ${reported}: ${relay.stats.published} published, ${relay.stats.duplicates} duplicates since start`);
+      }, 10_000);
+      return {
+        failed: relay.stopped,
+        async stop() {
+          clearInterval(progress);
+          await relay.stop();
+          line(`stopped at position ${relay.stats.position}: ${relay.stats.published} published, ${relay.stats.duplicates} duplicates since start`);
+        },
       };
-      process.on('SIGINT', () => void stop('SIGINT'));
-      process.on('SIGTERM', () => void stop('SIGTERM'));
     });
+
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) { line(`${signal} again: exiting now`); process.exit(130); }
+      stopping = true;
+      line(`${signal}: ${current ? 'finishing the batch in progress' : 'stopping'}`);
+      shutdown.abort();
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    try {
+      await leading;
+    } finally {
+      clearInterval(progress);
+      await bus.close();
+      await store.close();
+    }
   });
 }

@@ -30,6 +30,8 @@ export function register(program: Command): void {
 Environment: LEDGER_DATA_DIR, LEDGER_PORT, LEDGER_HOST, LEDGER_MODE, LEDGER_LOG_LEVEL, LEDGER_TOKEN_SECRET (else
 <data>/token.key), LEDGER_API_RATE_LIMIT (requests/minute per token, 0: off; default 1200), LEDGER_API_BODY_LIMIT
 (bytes, default 65536), LEDGER_API_READY_MAX_LAG (events, default 1000).
+Distributed profile (LEDGER_NATS_URL set): this process serves the API only and reads the read models that
+\`ledger projector\` writes into <data>/readmodels.sqlite; run the projector and \`ledger relay\` next to it.
 Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Authorization: Bearer <token>".`);
 
   cmd.action(async (opts: { port?: string; host?: string; mode?: string; data?: string; roles?: boolean; simAgents?: boolean }) => {
@@ -40,7 +42,9 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
     // gateway for agents' reports, the scheduler and simulated agents — so a seeded demo works end to end.
     // Distributed profile: `ledger serve` is the API only; relay, scheduler and agents run as their own processes.
     const embeddedRoles = opts.roles !== false && !config.LEDGER_NATS_URL;
-    const ledger = await openLedger(config, { projections: projectionsOf(modules), relay: embeddedRoles, role: 'serve' });
+    // Distributed profile: `ledger projector` (one leader, fenced) writes <data>/readmodels.sqlite; API instances only
+    // read it and wait on its checkpoints for read-your-writes — two writers of one file would fold every event twice.
+    const ledger = await openLedger(config, { projections: projectionsOf(modules), project: config.LEDGER_NATS_URL ? 'follow' : true, relay: embeddedRoles, role: 'serve' });
     const roles: { stop(): Promise<void> }[] = [];
     let app;
     // Resources layer: the demo on a newcomer's first start (empty log, development mode), and its background
