@@ -209,10 +209,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   });
 
   // ---- reports ------------------------------------------------------------------------------------------
-  const queueReport = (xnodeId: string, observed: ObservedState, generation: number, message?: string) => {
+  /** `cause`: the Host event being enacted, so the gateway records the report in that event's conversation. */
+  const queueReport = (xnodeId: string, observed: ObservedState, generation: number, message?: string, cause?: AgentReport['cause']) => {
     pending.set(xnodeId, {
       type: 'ReportXNodeObserved',
       data: { hostId, xnodeId, observed, generation, observedAt: isoNow(), ...(message && { message: message.slice(0, 1000) }) },
+      ...(cause && { cause }),
     });
   };
   let flushing: Promise<void> | undefined;
@@ -288,10 +290,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const handle = async (msg: Delivery): Promise<void> => {
     let type: string;
     let raw: unknown;
+    let cause: AgentReport['cause'];
     try {
       const ev = eventFromMessage<unknown>(msg);
       type = ev.type;
       raw = ev.data;
+      const m = ev.metadata as { eventId?: unknown; correlationId?: unknown } | undefined;
+      if (typeof m?.eventId === 'string' && typeof m.correlationId === 'string') cause = { eventId: m.eventId, correlationId: m.correlationId };
     } catch (e) {
       stats.ignored++;
       log(`undecodable message on ${msg.subject} (seq ${msg.seq}) dropped: ${errMsg(e)}`);
@@ -321,7 +326,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         if (!prev) return; // nothing of it runs here: a stale or forged slice is not adopted
         st.slices[d.xnodeId] = { ...next, state: prev.state };
         persist();
-        queueReport(d.xnodeId, await observe(d.xnodeId), d.generation, `refused ${type}: epoch ${d.ha.epoch} of ${key} is older than epoch ${seen} seen by the agent`);
+        queueReport(d.xnodeId, await observe(d.xnodeId), d.generation, `refused ${type}: epoch ${d.ha.epoch} of ${key} is older than epoch ${seen} seen by the agent`, cause);
         await flushReports();
         return;
       }
@@ -333,7 +338,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       st.slices[d.xnodeId] = next;
       persist();
       const copyId = String((raw as { copyId?: unknown }).copyId ?? '');
-      pending.set(`${d.xnodeId}#copy`, { type: 'ReportXNodeCopy', data: { hostId, xnodeId: d.xnodeId, copyId, outcome: 'failed', message: `the ${driver.kind} driver of this agent cannot copy disks` } });
+      pending.set(`${d.xnodeId}#copy`, { type: 'ReportXNodeCopy', data: { hostId, xnodeId: d.xnodeId, copyId, outcome: 'failed', message: `the ${driver.kind} driver of this agent cannot copy disks` }, ...(cause && { cause }) });
       stats.applied++;
       await flushReports();
       return;
@@ -366,7 +371,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     st.slices[d.xnodeId] = next;
     persist();
     stats.applied++;
-    queueReport(d.xnodeId, observed, d.generation, message);
+    queueReport(d.xnodeId, observed, d.generation, message, cause);
     await flushReports();
   };
 

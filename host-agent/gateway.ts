@@ -2,8 +2,10 @@
  * The ledger-side command gateway host agents report through: request/reply on `cmd.agent.<hostId>.report`
  * (outside `ledger.>`, so the bus does not store requests).
  *
- * Each request is `{ type, data }` with type `ReportXNodeObserved` or `ReportXNodeCopy` (the only commands an agent
- * may send). The gateway
+ * Each request is `{ type, data, cause? }` with type `ReportXNodeObserved` or `ReportXNodeCopy` (the only commands an
+ * agent may send); `cause` names the Host event the agent was enacting (its eventId and correlationId), so the report
+ * joins the conversation that asked for the slice (core/causation.ts). A report without a cause (reconciliation,
+ * self-fencing) starts a conversation of its own. The gateway
  *   1. parses the payload with zod (and the command's own schema through `resourceCommand`);
  *   2. checks the sender may report for that host: the host of the subject must be the host named in the data, and
  *      `authorize` (when given) must agree. Who may publish on `cmd.agent.<hostId>.report` is NATS's job in the
@@ -19,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Bus, Message, Server } from '../core/bus/port.ts';
 import type { Ledger } from '../core/ledger.ts';
+import { causedBy } from '../core/causation.ts';
 import { resourceCommand } from '../layers/resources/index.ts';
 import { canonicalJson } from './drivers/port.ts';
 
@@ -27,11 +30,14 @@ export const reportSubject = (hostId: string): string => `cmd.agent.${hostId}.re
 export const REFUSED_SUBJECT = 'ledger.gateway.refused';
 export const AGENT_COMMANDS = ['ReportXNodeObserved', 'ReportXNodeCopy'] as const;
 
+const Id = z.string().min(1).max(200);
 export const AgentReportSchema = z.object({
   type: z.enum(AGENT_COMMANDS),
   data: z.record(z.string(), z.unknown()),
+  /** The event the agent was enacting when it observed this. */
+  cause: z.object({ eventId: Id, correlationId: Id }).strict().optional(),
 }).strict();
-export type AgentReport = { type: (typeof AGENT_COMMANDS)[number]; data: Record<string, unknown> };
+export type AgentReport = { type: (typeof AGENT_COMMANDS)[number]; data: Record<string, unknown>; cause?: { eventId: string; correlationId: string } };
 
 export type ReportReply =
   | { ok: true; commandId: string; events: string[]; duplicate: boolean }
@@ -108,7 +114,8 @@ export async function startCommandGateway(ledger: Pick<Ledger, 'execute' | 'bus'
     const commandId = `agent-${createHash('sha256').update(`${request.subject}\n${canonicalJson(routed.command)}`).digest('hex').slice(0, 32)}`;
     try {
       const r = await ledger.execute(routed.decider, routed.stream, routed.command, {
-        actor: { kind: 'agent', id: hostId }, commandId, correlationId: commandId,
+        actor: { kind: 'agent', id: hostId }, commandId,
+        ...(env.data.cause ? causedBy({ metadata: env.data.cause }) : { correlationId: commandId }),
       });
       if (r.duplicate) stats.duplicates++; else stats.accepted++;
       return { ok: true, commandId, events: r.events.map((e) => e.type), duplicate: r.duplicate };

@@ -152,6 +152,9 @@ test('`ledger seed` twice: the second run changes nothing', async () => {
     assert.ok(a.appended > 50);
     assert.is(b.appended, 0);
     assert.equal(b.tenant, a.tenant);
+    // the built-in component types come with the demo (a type read back from the store is the same definition)
+    assert.equal(a.componentTypes, ['cloud-host', 'cloud-disk', 'cache', 'rdbms', 'object-store']);
+    assert.equal(b.componentTypes, a.componentTypes);
     const text = (await run(process.execPath, [LEDGER, 'seed', '--data', dir], { env })).stdout;
     assert.match(text, /already there: nothing changed/);
     assert.match((await run(process.execPath, [LEDGER, 'seed', '--help'], { env })).stdout, /idempotent/);

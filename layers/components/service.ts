@@ -16,6 +16,7 @@ import { DomainError } from '../../core/decider.ts';
 import type { Ledger } from '../../core/ledger.ts';
 import type { EventStore } from '../../core/event-store/port.ts';
 import type { Actor } from '../../schema/envelope.ts';
+import type { CommandMeta } from '../../core/command-meta.ts';
 import { validateCommand } from '../../schema/registry.ts';
 import { ProjectsService } from '../projects/service.ts';
 import { projectDecider } from '../projects/project/decider.ts';
@@ -61,6 +62,12 @@ export const ReleaseInput = z.object({ componentId: ComponentId, reason: z.strin
 
 export interface Outcome { id: string; position: number }
 
+/** The conversation a command belongs to (the API request's correlation id; see core/causation.ts). */
+const conversation = (meta: CommandMeta) => ({
+  ...(meta.correlationId !== undefined && { correlationId: meta.correlationId }),
+  ...(meta.causationId !== undefined && { causationId: meta.causationId }),
+});
+
 const notFound = (componentId: string) => new DomainError('COMPONENT_NOT_FOUND', `component ${componentId} does not exist`, ['componentId']);
 
 /** The fleet as the Host events say, read incrementally from the store (no subscription to leak). */
@@ -89,7 +96,7 @@ export class ComponentsService {
 
   // ── types ──────────────────────────────────────────────────────────────────────────────────────────────
 
-  async defineType(actor: Actor, input: unknown): Promise<Outcome> {
+  async defineType(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     if (actor.kind !== 'operator' && actor.kind !== 'system') throw new AccessDeniedError('only operators define component types');
     const raw = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
     const definition = parse(DefineComponentType, { ...raw, typeId: typeof raw.name === 'string' ? typeIdOf(raw.name) : undefined });
@@ -98,7 +105,7 @@ export class ComponentsService {
       const base = await this.type(definition.pool.type);
       requireActiveType(base, definition.pool.type);
     }
-    const r = await this.ledger.execute(componentTypeDecider, stream.type(definition.typeId), { type: 'DefineComponentType', data: definition }, { actor });
+    const r = await this.ledger.execute(componentTypeDecider, stream.type(definition.typeId), { type: 'DefineComponentType', data: definition }, { actor, ...conversation(meta) });
     return { id: definition.typeId, position: r.position };
   }
 
@@ -111,7 +118,7 @@ export class ComponentsService {
    * Takes the bulk pool of a Flat type (a system CContract the scheduler places with the type's HA). Chooses the
    * widest access the fleet can hold (Full if enough regions, else Region, else Zone) unless one is given.
    */
-  async allocateFlatPool(actor: Actor, typeName: string, scope: { access?: 'Full' | 'Region' | 'Zone'; regionId?: string; zoneId?: string } = {}): Promise<Outcome & { access: string }> {
+  async allocateFlatPool(actor: Actor, typeName: string, scope: { access?: 'Full' | 'Region' | 'Zone'; regionId?: string; zoneId?: string } = {}, meta: CommandMeta = {}): Promise<Outcome & { access: string }> {
     const t = await this.type(typeName);
     const def = requireActiveType(t, typeName);
     if (def.distribution !== 'Flat' || !def.flat) throw new DomainError('NOT_FLAT', `type ${typeName} is not Flat`, ['type']);
@@ -119,7 +126,7 @@ export class ComponentsService {
     const size = sizeOf(def.flat.poolSize);
     const chosen = scope.access ? { access: scope.access, regionId: scope.regionId, zoneId: scope.zoneId } : await this.widestScope(def, size);
     if (!def.access.includes(chosen.access)) throw new DomainError('ACCESS_NOT_ALLOWED', `type ${typeName} allows ${def.access.join(', ')}, not ${chosen.access}`, ['access']);
-    await this.ledger.execute(componentTypeDecider, stream.type(def.typeId), { type: 'RequestFlatPool', data: { typeId: def.typeId, poolComponentId: poolId, access: chosen.access, ...(chosen.regionId && { regionId: chosen.regionId }), ...(chosen.zoneId && { zoneId: chosen.zoneId }) } }, { actor });
+    await this.ledger.execute(componentTypeDecider, stream.type(def.typeId), { type: 'RequestFlatPool', data: { typeId: def.typeId, poolComponentId: poolId, access: chosen.access, ...(chosen.regionId && { regionId: chosen.regionId }), ...(chosen.zoneId && { zoneId: chosen.zoneId }) } }, { actor, ...conversation(meta) });
     const pool = (await loadFresh(this.ledger, componentTypeDecider, stream.type(def.typeId))).state.pool!;
     const needs: Needs = {
       componentId: pool.componentId,
@@ -127,7 +134,7 @@ export class ComponentsService {
       size: pool.size, access: pool.access as Needs['access'], ...(pool.regionId && { regionId: pool.regionId }), ...(pool.zoneId && { zoneId: pool.zoneId }),
       replicas: pool.replicas, writers: def.ha.writers,
     };
-    const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(pool.componentId), { type: 'RequestComponent', data: needs }, { actor, commandId: `pool:${def.typeId}` });
+    const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(pool.componentId), { type: 'RequestComponent', data: needs }, { actor, ...conversation(meta), commandId: `pool:${def.typeId}` });
     return { id: pool.componentId, position: r.position, access: pool.access };
   }
 
@@ -147,7 +154,7 @@ export class ComponentsService {
   // ── components ─────────────────────────────────────────────────────────────────────────────────────────
 
   /** A tenant requests a component in one of its projects. */
-  async request(actor: Actor, input: unknown): Promise<Outcome> {
+  async request(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     if (actor.kind !== 'tenant') throw new AccessDeniedError('components are requested by a tenant in one of its projects: use a tenant token');
     const i = parse(RequestInput, input);
     const project = await this.projects.visibleProject(actor, i.projectId);
@@ -184,7 +191,7 @@ export class ComponentsService {
 
     const componentId = i.idempotencyKey ? newComponentId(actor.id, 'componentRequest', i.idempotencyKey) : newComponentId();
     const commandId = i.idempotencyKey ? `${actor.kind}:${actor.id}:componentRequest:${createHash('sha256').update(i.idempotencyKey).digest('hex').slice(0, 32)}` : undefined;
-    const ctx = { actor, tenantId: actor.id, ...(commandId && { commandId }) };
+    const ctx = { actor, tenantId: actor.id, ...conversation(meta), ...(commandId && { commandId }) };
     let flatPool: string | undefined;
     if (def.distribution === 'Flat') {
       if (!t.pool) throw new DomainError('POOL_NOT_ALLOCATED', `the bulk pool of ${def.name} has not been taken yet (ledger seed takes it)`, ['type']);
@@ -192,10 +199,10 @@ export class ComponentsService {
       flatPool = t.pool.componentId;
     }
     const release = async () => {
-      if (flatPool) await this.ledger.execute(componentTypeDecider, stream.type(def.typeId), { type: 'ReleaseFlatInstance', data: { typeId: def.typeId, componentId } }, { actor }).catch(() => undefined);
+      if (flatPool) await this.ledger.execute(componentTypeDecider, stream.type(def.typeId), { type: 'ReleaseFlatInstance', data: { typeId: def.typeId, componentId } }, { actor, ...conversation(meta) }).catch(() => undefined);
     };
     try {
-      await this.ledger.execute(projectDecider, projectStream.project(i.projectId), { type: 'LinkComponent', data: { projectId: i.projectId, componentId } }, { actor, tenantId: project.ownerId ?? actor.id });
+      await this.ledger.execute(projectDecider, projectStream.project(i.projectId), { type: 'LinkComponent', data: { projectId: i.projectId, componentId } }, { actor, tenantId: project.ownerId ?? actor.id, ...conversation(meta) });
     } catch (error) { await release(); throw error; }
     const needs: Needs = {
       componentId, tenantId: actor.id, projectId: i.projectId,
@@ -208,20 +215,20 @@ export class ComponentsService {
       const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(componentId), { type: 'RequestComponent', data: needs }, ctx);
       return { id: componentId, position: r.position };
     } catch (error) {
-      await this.ledger.execute(projectDecider, projectStream.project(i.projectId), { type: 'UnlinkComponent', data: { projectId: i.projectId, componentId, reason: 'request refused' } }, { actor, tenantId: actor.id }).catch(() => undefined);
+      await this.ledger.execute(projectDecider, projectStream.project(i.projectId), { type: 'UnlinkComponent', data: { projectId: i.projectId, componentId, reason: 'request refused' } }, { actor, tenantId: actor.id, ...conversation(meta) }).catch(() => undefined);
       await release();
       throw error;
     }
   }
 
-  async power(actor: Actor, input: unknown): Promise<Outcome> {
+  async power(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     const i = parse(PowerInput, input);
     const s = await this.owned(actor, i.componentId);
-    const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(i.componentId), { type: 'RequestPower', data: i }, this.ctx(actor, s));
+    const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(i.componentId), { type: 'RequestPower', data: i }, this.ctx(actor, s, meta));
     return { id: i.componentId, position: r.position };
   }
 
-  async resize(actor: Actor, input: unknown): Promise<Outcome> {
+  async resize(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     const i = parse(ResizeInput, input);
     const s = await this.owned(actor, i.componentId);
     if (!i.size && !i.template) throw new InvalidInputError([{ field: ['size'], message: 'give a size (or a template)' }]);
@@ -236,20 +243,20 @@ export class ComponentsService {
       const f = planner.feasibility({ size, hostTypes: needs.type.hostTypes, access: needs.access, regionId: needs.access === 'Full' ? undefined : needs.regionId, zoneId: needs.zoneId, replicas: needs.replicas });
       if (!f.ok) throw new DomainError(f.code, f.message, f.field);
     }
-    const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(i.componentId), { type: 'RequestResize', data: { componentId: i.componentId, size, ...(i.template && !i.size && { sizeName: i.template }) } }, this.ctx(actor, s));
+    const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(i.componentId), { type: 'RequestResize', data: { componentId: i.componentId, size, ...(i.template && !i.size && { sizeName: i.template }) } }, this.ctx(actor, s, meta));
     return { id: i.componentId, position: r.position };
   }
 
-  async release(actor: Actor, input: unknown): Promise<Outcome> {
+  async release(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     const i = parse(ReleaseInput, input);
     const s = await this.owned(actor, i.componentId);
-    const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(i.componentId), { type: 'RequestRelease', data: i }, this.ctx(actor, s));
+    const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(i.componentId), { type: 'RequestRelease', data: i }, this.ctx(actor, s, meta));
     let position = r.position;
     const needs = s.needs!;
     if (needs.flatPool) { // no scheduler involved: give the share back and unlink now
-      await this.ledger.execute(componentTypeDecider, stream.type(needs.type.typeId), { type: 'ReleaseFlatInstance', data: { typeId: needs.type.typeId, componentId: i.componentId } }, this.ctx(actor, s));
+      await this.ledger.execute(componentTypeDecider, stream.type(needs.type.typeId), { type: 'ReleaseFlatInstance', data: { typeId: needs.type.typeId, componentId: i.componentId } }, this.ctx(actor, s, meta));
       if (needs.projectId) {
-        const u = await this.ledger.execute(projectDecider, projectStream.project(needs.projectId), { type: 'UnlinkComponent', data: { projectId: needs.projectId, componentId: i.componentId, reason: 'released' } }, this.ctx(actor, s));
+        const u = await this.ledger.execute(projectDecider, projectStream.project(needs.projectId), { type: 'UnlinkComponent', data: { projectId: needs.projectId, componentId: i.componentId, reason: 'released' } }, this.ctx(actor, s, meta));
         position = Math.max(position, u.position);
       }
     }
@@ -271,7 +278,7 @@ export class ComponentsService {
     return s;
   }
 
-  private ctx(actor: Actor, s: CContractState) {
-    return { actor, ...(s.needs?.tenantId && { tenantId: s.needs.tenantId }) };
+  private ctx(actor: Actor, s: CContractState, meta: CommandMeta) {
+    return { actor, ...(s.needs?.tenantId && { tenantId: s.needs.tenantId }), ...conversation(meta) };
   }
 }

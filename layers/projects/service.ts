@@ -21,12 +21,8 @@ import { userDecider, type UserState } from './user/decider.ts';
 export { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
 import { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
 
-export interface CommandMeta {
-  correlationId?: string;
-  causationId?: string;
-  /** Makes a create idempotent: the same key (from the same actor) gives the same id and appends once. */
-  idempotencyKey?: string;
-}
+export type { CommandMeta } from '../../core/command-meta.ts';
+import type { CommandMeta } from '../../core/command-meta.ts';
 
 export interface Outcome { id: string; position: number; duplicate: boolean }
 

@@ -38,14 +38,8 @@ import { zoneAcceptsChildren, zoneDecider } from './zone/decider.ts';
 export { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
 import { AccessDeniedError, InvalidInputError } from '../../core/service-errors.ts';
 
-export interface CommandMeta {
-  correlationId?: string;
-  causationId?: string;
-  /** Makes a create idempotent: the same key (from the same actor) gives the same id and appends once. */
-  idempotencyKey?: string;
-  /** A fixed command id (the seed): steps of the operation get `<commandId>:<step>`. */
-  commandId?: string;
-}
+export type { CommandMeta } from '../../core/command-meta.ts';
+import type { CommandMeta } from '../../core/command-meta.ts';
 
 /** What an operation did: the id it acted on and the global position of the last event written (0: nothing written). */
 export interface Outcome { id: string; position: number; duplicate: boolean }

@@ -142,22 +142,22 @@ export const module = defineModule({
     Mutation: {
       componentRequest: mutation<Record<string, any>>(async (input, ctx) => {
         const p = requireTenant(ctx, 'componentRequest');
-        const out = await service(ctx.ledger).request(p.actor, defined(requestInput(input)));
+        const out = await service(ctx.ledger).request(p.actor, defined(requestInput(input)), { correlationId: ctx.correlationId });
         return settleAndLoad(ctx, out.position, out.id);
       }),
       componentPower: mutation<{ componentId: string; action: string }>(async (input, ctx) => {
         const p = requirePrincipal(ctx);
-        const out = await service(ctx.ledger).power(p.actor, { componentId: input.componentId, action: lower(input.action) });
+        const out = await service(ctx.ledger).power(p.actor, { componentId: input.componentId, action: lower(input.action) }, { correlationId: ctx.correlationId });
         return settleAndLoad(ctx, out.position, out.id);
       }),
       componentResize: mutation<Record<string, any>>(async (input, ctx) => {
         const p = requirePrincipal(ctx);
-        const out = await service(ctx.ledger).resize(p.actor, defined(requestInput(input)));
+        const out = await service(ctx.ledger).resize(p.actor, defined(requestInput(input)), { correlationId: ctx.correlationId });
         return settleAndLoad(ctx, out.position, out.id);
       }),
       componentRelease: mutation<Record<string, any>>(async (input, ctx) => {
         const p = requirePrincipal(ctx);
-        const out = await service(ctx.ledger).release(p.actor, defined(input));
+        const out = await service(ctx.ledger).release(p.actor, defined(input), { correlationId: ctx.correlationId });
         return settleAndLoad(ctx, out.position, out.id);
       }),
       componentTypeDefine: mutation<Record<string, any>>(async (input, ctx) => {
@@ -171,8 +171,8 @@ export const module = defineModule({
           ...(i.flatPoolSize && { flat: { poolSize: defined(i.flatPoolSize) } }),
         });
         const svc = service(ctx.ledger);
-        const out = await svc.defineType(p.actor, definition);
-        if (definition.distribution === 'Flat' && !(await svc.type(String(i.name))).pool) await svc.allocateFlatPool(p.actor, String(i.name));
+        const out = await svc.defineType(p.actor, definition, { correlationId: ctx.correlationId });
+        if (definition.distribution === 'Flat' && !(await svc.type(String(i.name))).pool) await svc.allocateFlatPool(p.actor, String(i.name), {}, { correlationId: ctx.correlationId });
         await ctx.settle(Math.max(out.position, await ctx.ledger.store.headPosition()));
         const t = register(ctx.ledger).type(String(i.name));
         return { componentType: t && t.definition ? typeOut(t) : null };

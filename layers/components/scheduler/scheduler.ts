@@ -22,6 +22,7 @@
 import { z } from 'zod';
 import { DomainError } from '../../../core/decider.ts';
 import type { CommandContext } from '../../../core/command-handler.ts';
+import { causedBy } from '../../../core/causation.ts';
 import type { Ledger } from '../../../core/ledger.ts';
 import type { StoredEvent } from '../../../core/event-store/port.ts';
 import type { Bus, BusSubscription, Delivery } from '../../../core/bus/port.ts';
@@ -133,15 +134,21 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
   const deferredAt = new Map<string, number>();
   const track = <T>(p: Promise<T>): Promise<T> => { inFlight.add(p); p.finally(() => inFlight.delete(p)).catch(() => undefined); return p; };
 
+  /**
+   * What each contract's current work reacts to: the newest event of its stream when the work began (the request, a
+   * power change, a replica lost…). Commands issued by that work carry its correlation id and name it as their cause
+   * (core/causation.ts), so a tenant's request can be followed through placement, slices and the agents' reports.
+   */
+  const causes = new Map<string, StoredEvent>();
   const ctx = (commandId: string | undefined, cause?: StoredEvent, tenantId?: string): CommandContext => ({
     actor, ...(commandId && { commandId: commandId.length <= 200 ? commandId : commandId.slice(0, 200) }),
-    ...(cause && { causationId: cause.metadata.eventId, correlationId: cause.metadata.correlationId }),
+    ...(cause && causedBy(cause)),
     ...(tenantId && { tenantId }),
   });
   const onContract = (c: CContractCommand, commandId?: string, cause?: StoredEvent, tenantId?: string) =>
-    executeFresh(ledger, ccontractDecider, stream.ccontract(c.data.componentId), c, ctx(commandId, cause, tenantId));
+    executeFresh(ledger, ccontractDecider, stream.ccontract(c.data.componentId), c, ctx(commandId, cause ?? causes.get(c.data.componentId), tenantId));
   /** A Resources command; returns the DomainError instead of throwing it. */
-  const onResources = async (type: string, data: Record<string, unknown>, commandId?: string, cause?: StoredEvent): Promise<DomainError | null> => {
+  const onResources = async (type: string, data: Record<string, unknown>, commandId: string | undefined, cause: StoredEvent | undefined): Promise<DomainError | null> => {
     const { stream: s, decider, command } = resourceCommand(type, data);
     try {
       await ledger.execute(decider, s, command, ctx(commandId, cause));
@@ -169,6 +176,13 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
   }
 
   async function doWork(componentId: string): Promise<void> {
+    const [last] = await ledger.store.readStream(stream.ccontract(componentId), { direction: 'backwards', maxCount: 1 });
+    if (!last) return;
+    causes.set(componentId, last);
+    try { await workOn(componentId); } finally { causes.delete(componentId); }
+  }
+
+  async function workOn(componentId: string): Promise<void> {
     let { state, revision } = await loadContract(componentId); // eslint-disable-line prefer-const
     if (revision < 0 || !state.needs || state.status === 'released') return;
     const cid = componentId;
@@ -216,13 +230,13 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
   async function superseded(cid: string, slot: Slot, tenant?: string): Promise<void> {
     for (const old of slot.old) {
       if (!old.fenced) {
-        const err = await onResources('FenceXNode', { hostId: old.hostId, xnodeId: old.xnodeId, epoch: old.byEpoch, reason: `replica ${slot.replica} of ${cid} moved to epoch ${old.byEpoch}` }, commandIds.fence(cid, slot.replica, old.byEpoch, old.hostId));
+        const err = await onResources('FenceXNode', { hostId: old.hostId, xnodeId: old.xnodeId, epoch: old.byEpoch, reason: `replica ${slot.replica} of ${cid} moved to epoch ${old.byEpoch}` }, commandIds.fence(cid, slot.replica, old.byEpoch, old.hostId), causes.get(cid));
         if (err && !['XNODE_NOT_FOUND', 'HOST_NOT_FOUND', 'STALE_EPOCH', 'XNODE_NOT_HA'].includes(err.code)) { log(`fence ${old.xnodeId} on ${old.hostId}: ${err.code} ${err.message}`); continue; }
         stats.fenced++;
         await onContract({ type: 'RecordOldReplicaFenced', data: { componentId: cid, replica: slot.replica, hostId: old.hostId, xnodeId: old.xnodeId } }, undefined, undefined, tenant);
       }
       if (slot.state === wantedState('on') || slot.state === 'stopped' || slot.state === 'hibernated') {
-        const err = await onResources('ReleaseXNode', { hostId: old.hostId, xnodeId: old.xnodeId, reason: `superseded by epoch ${old.byEpoch}, which runs` }, commandIds.release(cid, old.xnodeId));
+        const err = await onResources('ReleaseXNode', { hostId: old.hostId, xnodeId: old.xnodeId, reason: `superseded by epoch ${old.byEpoch}, which runs` }, commandIds.release(cid, old.xnodeId), causes.get(cid));
         if (err && !['XNODE_NOT_FOUND', 'HOST_NOT_FOUND'].includes(err.code)) { log(`release ${old.xnodeId}: ${err.code} ${err.message}`); continue; }
         await onContract({ type: 'RecordOldReplicaReleased', data: { componentId: cid, replica: slot.replica, hostId: old.hostId, xnodeId: old.xnodeId } }, undefined, undefined, tenant);
       }
@@ -262,8 +276,9 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
       return { replica: c.replica, epoch, hostId: c.host.hostId, zoneId: c.host.zoneId, regionId: c.host.regionId, area: c.host.area, xnodeId: xnodeIdOf(cid, c.replica, epoch), score: c.score };
     });
     for (const d of decisions) fleet.reserve(d.hostId, d.xnodeId, state.size);
+    let decided: StoredEvent | undefined;
     try {
-      await onContract({ type: 'DecidePlacement', data: { componentId: cid, decisions, reasons: outcome.reasons, schedulerId: name, decidedAt: iso(t) } }, `decide:${cid}:${decisions.map((d) => `${d.replica}.${d.epoch}`).join(',')}:${name}`, undefined, needs.tenantId);
+      [decided] = (await onContract({ type: 'DecidePlacement', data: { componentId: cid, decisions, reasons: outcome.reasons, schedulerId: name, decidedAt: iso(t) } }, `decide:${cid}:${decisions.map((d) => `${d.replica}.${d.epoch}`).join(',')}:${name}`, undefined, needs.tenantId)).events;
     } catch (error) {
       for (const d of decisions) fleet.unreserve(d.xnodeId);
       if (error instanceof DomainError) { stats.claimsLost++; return; } // another scheduler claimed these slots first
@@ -271,17 +286,18 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
     }
     stats.decisions++;
     const latest = (await loadContract(cid)).state;
-    await Promise.all(decisions.map((d) => cutSlice(cid, latest, d.replica, d.epoch, d.hostId, d.xnodeId)));
+    // the slices are caused by the decision (PlacementDecided), which was caused by what asked for a placement
+    await Promise.all(decisions.map((d) => cutSlice(cid, latest, d.replica, d.epoch, d.hostId, d.xnodeId, decided ?? causes.get(cid))));
   }
 
   /** Cuts the slice of a decided placement (idempotent); a refusal sends the slot back to pending at the next epoch. */
-  async function cutSlice(cid: string, state: CContractState, replica: number, epoch: number, hostId: string, xnodeId: string): Promise<void> {
-    const err = await onResources('SliceXNode', { hostId, xnodeId, size: toSizeInput(state.size), ha: { componentId: cid, replica, epoch } }, commandIds.slice(cid, replica, epoch));
+  async function cutSlice(cid: string, state: CContractState, replica: number, epoch: number, hostId: string, xnodeId: string, cause = causes.get(cid)): Promise<void> {
+    const err = await onResources('SliceXNode', { hostId, xnodeId, size: toSizeInput(state.size), ha: { componentId: cid, replica, epoch } }, commandIds.slice(cid, replica, epoch), cause);
     if (!err) { stats.replicasPlaced++; return; }
     fleet.unreserve(xnodeId);
     stats.slicesRefused++;
     log(`${cid}/${replica}@${epoch}: ${hostId} refused the slice: ${err.code} ${err.message}`);
-    await onContract({ type: 'FailPlacement', data: { componentId: cid, replica, epoch, hostId, xnodeId, code: err.code.slice(0, 100), message: err.message.slice(0, 1000) } }, undefined, undefined, state.needs?.tenantId);
+    await onContract({ type: 'FailPlacement', data: { componentId: cid, replica, epoch, hostId, xnodeId, code: err.code.slice(0, 100), message: err.message.slice(0, 1000) } }, undefined, cause, state.needs?.tenantId);
     wake(cid, Math.min(2000, 25 * 2 ** Math.min(6, state.slots[replica]?.failures ?? 0)));
   }
 
@@ -308,7 +324,7 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
         size: state.size, access: needs.access, ...(needs.regionId && { regionId: needs.regionId }), ...(needs.zoneId && { zoneId: needs.zoneId }),
         replicas: 1, writers: 1, parent: { componentId: cid, replica: slot.replica }, avoid,
       },
-    }, ctx(commandIds.child(cid, slot.replica * 1000 + slot.epoch), undefined, needs.tenantId));
+    }, ctx(commandIds.child(cid, slot.replica * 1000 + slot.epoch), causes.get(cid), needs.tenantId));
     await onContract({ type: 'RequestChild', data: { componentId: cid, replica: slot.replica, epoch: slot.epoch, childId } }, undefined, undefined, needs.tenantId)
       .catch((e) => { if (!(e instanceof DomainError)) throw e; });
     wake(childId, 0);
@@ -338,7 +354,7 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
       const base = { hostId, xnodeId, epoch: slot.epoch };
       // resize first (the component is off): a stopped or provisioning slice takes the new size
       if (state.resizeSeq > slot.resized && (slot.state === 'stopped' || slot.state === 'provisioning')) {
-        const err = await onResources('ResizeXNode', { ...base, size: toSizeInput(state.size) }, commandIds.resize(cid, slot.replica, slot.epoch, state.resizeSeq));
+        const err = await onResources('ResizeXNode', { ...base, size: toSizeInput(state.size) }, commandIds.resize(cid, slot.replica, slot.epoch, state.resizeSeq), causes.get(cid));
         if (err) log(`${cid}/${slot.replica}: resize refused by ${hostId}: ${err.code} ${err.message}`);
         else await onContract({ type: 'RecordReplicaResized', data: { componentId: cid, replica: slot.replica, epoch: slot.epoch, seq: state.resizeSeq } }, undefined, undefined, state.needs.tenantId);
       }
@@ -347,7 +363,7 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
       else if (state.power === 'off') type = slot.state === 'running' ? 'PowerOffXNode' : null;
       else type = slot.state === 'running' || slot.state === 'stopped' ? 'HibernateXNode' : null;
       if (!type || state.powerSeq === 0) continue;
-      const err = await onResources(type, { ...base, reason: `component ${cid} power ${state.power}` }, `${commandIds.power(cid, slot.replica, slot.epoch, state.powerSeq)}:${type}`);
+      const err = await onResources(type, { ...base, reason: `component ${cid} power ${state.power}` }, `${commandIds.power(cid, slot.replica, slot.epoch, state.powerSeq)}:${type}`, causes.get(cid));
       if (err) log(`${cid}/${slot.replica}: ${type} refused by ${hostId}: ${err.code} ${err.message}`);
     }
   }
@@ -358,7 +374,7 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
       if (slot.child) {
         const child = contracts.get(slot.child);
         if (child && child.status !== 'released') {
-          await executeFresh(ledger, ccontractDecider, stream.ccontract(slot.child), { type: 'RequestRelease', data: { componentId: slot.child, reason: `parent ${cid} released` } }, ctx(undefined, undefined, state.needs?.tenantId));
+          await executeFresh(ledger, ccontractDecider, stream.ccontract(slot.child), { type: 'RequestRelease', data: { componentId: slot.child, reason: `parent ${cid} released` } }, ctx(undefined, causes.get(cid), state.needs?.tenantId));
           wake(slot.child, 0);
           continue;
         }
@@ -367,7 +383,7 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
         const targets = [...(slot.placement ? [slot.placement] : []), ...slot.old];
         let ok = true;
         for (const t of targets) {
-          const err = await onResources('ReleaseXNode', { hostId: t.hostId, xnodeId: t.xnodeId, reason: `component ${cid} released` }, commandIds.release(cid, t.xnodeId));
+          const err = await onResources('ReleaseXNode', { hostId: t.hostId, xnodeId: t.xnodeId, reason: `component ${cid} released` }, commandIds.release(cid, t.xnodeId), causes.get(cid));
           if (err && !['XNODE_NOT_FOUND', 'HOST_NOT_FOUND'].includes(err.code)) { ok = false; log(`release ${t.xnodeId} on ${t.hostId}: ${err.code} ${err.message}`); }
         }
         if (!ok) continue;
@@ -378,7 +394,7 @@ export async function startScheduler(ledger: Ledger, options: SchedulerOptions =
     const after = (await loadContract(cid)).state;
     if (after.status === 'released') {
       if (after.needs?.projectId) {
-        await ledger.execute(projectDecider, projectStream.project(after.needs.projectId), { type: 'UnlinkComponent', data: { projectId: after.needs.projectId, componentId: cid, reason: 'released' } }, ctx(`unlink:${cid}`, undefined, after.needs.tenantId))
+        await ledger.execute(projectDecider, projectStream.project(after.needs.projectId), { type: 'UnlinkComponent', data: { projectId: after.needs.projectId, componentId: cid, reason: 'released' } }, ctx(`unlink:${cid}`, causes.get(cid), after.needs.tenantId))
           .catch((e) => { if (!(e instanceof DomainError)) throw e; });
       }
       const parent = after.needs?.parent?.componentId;

@@ -9,6 +9,7 @@
 import './events.ts';
 import './commands.ts';
 import { DomainError, type Decider } from '../../../core/decider.ts';
+import { canonical as canonicalJson } from '../../../core/hash-chain.ts';
 import { add, formatResources, RESOURCE_KEYS, sizeOf, sub, ZERO, type Resources } from '../../resources/common/quantities.ts';
 import type { ComponentTypeCommand } from './commands.ts';
 import type { ComponentTypeEvent, TypeDefinition } from './events.ts';
@@ -25,7 +26,9 @@ export interface ComponentTypeState {
 
 const initial: ComponentTypeState = { status: 'none', version: 0, carved: {}, used: ZERO };
 
-const canonical = (d: TypeDefinition) => JSON.stringify({
+// Key order must not matter: a definition read back from the store has its keys sorted (RFC 8785), one given by a
+// command has them as written, and the same definition defined again must change nothing.
+const canonical = (d: TypeDefinition) => canonicalJson({
   ...d, access: [...d.access].sort(), hostTypes: [...d.hostTypes].sort(),
 });
 
@@ -85,7 +88,7 @@ export const componentTypeDecider: Decider<ComponentTypeState, ComponentTypeComm
         if (prev.typeId !== d.typeId) throw new DomainError('TYPE_MISMATCH', `command for type ${d.typeId} sent to the stream of ${prev.typeId}`, ['typeId']);
         if (canonical(prev) === canonical(d)) return [];
         if (prev.distribution !== d.distribution) throw new DomainError('TYPE_DISTRIBUTION_FIXED', `type ${d.name} is ${prev.distribution}; its distribution cannot change`, ['distribution']);
-        if (prev.distribution === 'Flat' && state.pool && JSON.stringify(prev.flat) !== JSON.stringify(d.flat)) {
+        if (prev.distribution === 'Flat' && state.pool && canonicalJson(prev.flat) !== canonicalJson(d.flat)) {
           throw new DomainError('TYPE_POOL_FIXED', `the bulk pool of ${d.name} is already taken; its size cannot change`, ['flat', 'poolSize']);
         }
         return [{ type: 'ComponentTypeRedefined', data: { ...d, version: state.version + 1, previousVersion: state.version } }];

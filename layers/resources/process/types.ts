@@ -13,6 +13,7 @@
  * the same commands with the same ids, and the command handler's idempotency turns them into no-ops.
  */
 import type { DomainError } from '../../../core/decider.ts';
+import { causedBy } from '../../../core/causation.ts';
 import { deriveCommandId } from '../common/ids.ts';
 
 /** An event as a process sees it: type, data and the metadata it needs. */
@@ -52,10 +53,11 @@ export function rejected(sent: OutgoingCommand, error: Pick<DomainError, 'code' 
 /** Builds the outgoing commands of one reaction, with ids derived from the trigger. */
 export function sender(trigger: ProcessEvent, correlationId?: string) {
   const out: OutgoingCommand[] = [];
-  const corr = correlationId ?? trigger.metadata.correlationId ?? trigger.metadata.eventId;
+  const cause = causedBy(trigger);
+  const corr = correlationId ?? cause.correlationId;
   return {
     send(step: string, stream: string, type: string, data: Record<string, unknown>) {
-      out.push({ stream, command: { type, data }, commandId: deriveCommandId(trigger.metadata.eventId, step), causationId: trigger.metadata.eventId, correlationId: corr });
+      out.push({ stream, command: { type, data }, commandId: deriveCommandId(trigger.metadata.eventId, step), causationId: cause.causationId, correlationId: corr });
     },
     out,
   };
