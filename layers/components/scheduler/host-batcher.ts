@@ -7,6 +7,10 @@
  * This is the per-node plan queue of Nomad's plan applier, without the central queue: bin-packing sends most
  * placements to the few hosts being filled, and one append per host per round keeps those hot streams from spinning
  * on conflicts while appends to different hosts still share the store's group commit.
+ *
+ * Each host's state is this batcher's own (never handed out to be kept): it is evolved IN PLACE, O(1) per event,
+ * where the pure evolve would copy the host's whole slice map per slice. A batch is decided on it event by event;
+ * if its append fails the state holds events that were never stored, so it is dropped and reloaded from the stream.
  */
 import { uuidv7 } from '../../../core/ids.ts';
 import { isoNow } from '../../../core/hash-chain.ts';
@@ -15,7 +19,7 @@ import type { CommandContext } from '../../../core/command-handler.ts';
 import { WrongExpectedRevisionError, type EventStore, type NewEvent, type StoredEvent } from '../../../core/event-store/port.ts';
 import { latestVersion } from '../../../schema/registry.ts';
 import type { HostCommand } from '../../resources/host/commands.ts';
-import { hostDecider, type HostState } from '../../resources/host/decider.ts';
+import { evolveInPlace, hostDecider, ownedHostState, type HostState } from '../../resources/host/decider.ts';
 import type { HostEvent } from '../../resources/host/events.ts';
 
 interface Pending { command: HostCommand; ctx: CommandContext; resolve: (events: StoredEvent[]) => void; reject: (e: unknown) => void }
@@ -40,7 +44,7 @@ export class HostBatcher {
   execute(command: HostCommand, ctx: CommandContext): Promise<StoredEvent[]> {
     const streamId = `Host-${command.data.hostId}`;
     let entry = this.hosts.get(streamId);
-    if (!entry) { entry = { state: hostDecider.initialState(), revision: -2, commandIds: new Set(), queue: [], busy: false }; this.hosts.set(streamId, entry); }
+    if (!entry) { entry = { state: ownedHostState(hostDecider.initialState()), revision: -2, commandIds: new Set(), queue: [], busy: false }; this.hosts.set(streamId, entry); }
     return new Promise((resolve, reject) => {
       entry!.queue.push({ command, ctx, resolve, reject });
       if (!entry!.busy) void this.drain(streamId, entry!);
@@ -51,11 +55,11 @@ export class HostBatcher {
 
   private async load(streamId: string, entry: HostEntry): Promise<void> {
     let from = entry.revision < 0 ? 0 : entry.revision + 1;
-    if (entry.revision === -2) { entry.state = hostDecider.initialState(); entry.revision = -1; from = 0; }
+    if (entry.revision === -2) { entry.state = ownedHostState(hostDecider.initialState()); entry.revision = -1; from = 0; }
     for (;;) {
       const batch = await this.store.readStream(streamId, { fromRevision: from, maxCount: 1000 });
       for (const e of batch) {
-        entry.state = hostDecider.evolve(entry.state, e as unknown as HostEvent);
+        entry.state = evolveInPlace(entry.state, e as unknown as HostEvent);
         entry.revision = e.revision;
         if (e.metadata.commandId) remember(entry, e.metadata.commandId);
       }
@@ -79,7 +83,6 @@ export class HostBatcher {
 
   private async commit(streamId: string, entry: HostEntry, batch: Pending[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      let state = entry.state;
       const events: NewEvent[] = [];
       const owners: { p: Pending; from: number; count: number }[] = [];
       const failed: { p: Pending; error: unknown }[] = [];
@@ -87,8 +90,8 @@ export class HostBatcher {
       for (const p of batch) {
         if (p.ctx.commandId && entry.commandIds.has(p.ctx.commandId)) { owners.push({ p, from: events.length, count: 0 }); continue; }
         let decided: HostEvent[];
-        try { decided = hostDecider.decide(p.command, state); } catch (error) { failed.push({ p, error }); continue; }
-        for (const e of decided) state = hostDecider.evolve(state, e);
+        try { decided = hostDecider.decide(p.command, entry.state); } catch (error) { failed.push({ p, error }); continue; }
+        for (const e of decided) entry.state = evolveInPlace(entry.state, e);
         owners.push({ p, from: events.length, count: decided.length });
         for (const e of decided) {
           const eventId = uuidv7();
@@ -111,7 +114,6 @@ export class HostBatcher {
       try {
         const result = await this.store.append(streamId, events, { expected: entry.revision === -1 ? 'no_stream' : entry.revision });
         this.appends++;
-        entry.state = state;
         entry.revision = result.nextExpectedRevision;
         for (const o of owners) {
           if (o.p.ctx.commandId) remember(entry, o.p.ctx.commandId);
@@ -120,9 +122,9 @@ export class HostBatcher {
         for (const f of failed) f.p.reject(f.error);
         return;
       } catch (error) {
+        entry.revision = -2; // the state holds this batch's events, which were not stored: reload it from the stream
         if (!(error instanceof WrongExpectedRevisionError) || attempt >= (this.options.maxRetries ?? 8)) {
           for (const p of batch) p.reject(error);
-          if (error instanceof WrongExpectedRevisionError) entry.revision = -2;
           return;
         }
         this.conflicts++;

@@ -6,7 +6,7 @@ import { validateEvent } from '../../../schema/registry.ts';
 import { add, RESOURCE_KEYS, ZERO, type Resources } from '../common/quantities.ts';
 import type { HostCommand } from './commands.ts';
 import { consumption, XNODE_STATES } from './consumption.ts';
-import { freeOf, hostDecider, hostStatus } from './decider.ts';
+import { evolveInPlace, freeOf, hostDecider, hostStatus, ownedHostState } from './decider.ts';
 import type { HostEvent } from './events.ts';
 import { registerVm, run, slice, stateOf, VM_RESOURCES } from './fixtures.ts';
 
@@ -357,6 +357,36 @@ test('invariant under a long random sequence: Σ consumption ≤ capacity after 
   assert.ok(accepted > 1_000 && refused > 300, `accepted ${accepted}, refused ${refused}`);
   assert.ok(codes.has('INSUFFICIENT_CAPACITY'), [...codes].join());
   assert.ok(RESOURCE_KEYS.every((k) => freeOf(state)[k] >= 0));
+});
+
+test('evolveInPlace on an owned state ends where the pure evolve does, and the pure evolve changes nothing it was given', () => {
+  const ha = (replica: number, epoch: number) => ({ ha: { componentId: 'c_db', replica, epoch } });
+  const events = run(vm,
+    slice('xn_a', small, ha(0, 1)), observed('xn_a', 'running', 1), slice('xn_b', small, ha(1, 1)), slice('xn_c', small),
+    on('CopyXNodeFrom', 'xn_c', { source: { kind: 'image', imageId: 'i_deb12' } }), on('ReportXNodeCopy', 'xn_c', { copyId: 'c1', outcome: 'completed' }),
+    slice('xn_a2', small, ha(0, 2)), observed('xn_b', 'running', 1), on('HibernateXNode', 'xn_b'), on('ReleaseXNode', 'xn_a'),
+    { type: 'DrainHost', data: { hostId: H } } as HostCommand, { type: 'MarkHostUnreachable', data: { hostId: H, missedBeats: 3 } } as HostCommand);
+  assert.ok(events.some((e) => e.type === 'XNodeFenced'), 'the newer epoch fenced the older slice');
+  const snapshots: string[] = [];
+  let pure = hostDecider.initialState();
+  const before = JSON.stringify(pure);
+  for (const e of events) {
+    const prev = pure;
+    snapshots.push(JSON.stringify(prev));
+    pure = hostDecider.evolve(prev, e);
+    assert.is(JSON.stringify(prev), snapshots[snapshots.length - 1], `evolve(${e.type}) changed its input`);
+  }
+  assert.is(JSON.stringify(hostDecider.initialState()), before);
+  let owned = ownedHostState(hostDecider.initialState());
+  for (const e of events) owned = evolveInPlace(owned, e);
+  assert.equal(owned, pure);
+  assert.is(owned.epochs['c_db/0'], 2);
+  // an owned copy is independent of the state it was taken from
+  const copy = ownedHostState(pure);
+  evolveInPlace(copy, { type: 'HostRetired', data: { hostId: H, zoneId: 'z_a', regionId: 'r_eu', from: 'unreachable', forced: false, releasedXNodeIds: [] } });
+  evolveInPlace(copy, run(events.slice(0, -2), slice('xn_z', small)).at(-1)!);
+  assert.is(pure.retired, false);
+  assert.is(pure.slices.xn_z, undefined);
 });
 
 test.run();
