@@ -8,10 +8,13 @@
  *          `runc run -d`. No ledger, no bus, no agent.
  * Batches of 10 alternate between both sides so both see the same host load. The bus is the profile's: in-process,
  * or NATS when LEDGER_NATS_URL is set. Everything started is removed before the result is returned.
- * `ratioToRaw` = agent time / raw time (target ≤ 1.3).
+ * `ratioToRaw` = agent time / raw time (target ≤ 1.3). `agentSteps` are the medians of each container's timeline
+ * (command appended → agent called the driver → bundle prepared → runc returned → report recorded → seen running);
+ * `rawSteps` the same for the raw side (overlay mount, config.json, runc run -d).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../layers/resources/index.ts';
 import { hostDecider } from '../layers/resources/host/decider.ts';
@@ -24,12 +27,55 @@ import { execDetached, execTool } from '../host-agent/drivers/exec.ts';
 import { parseSliceSpec } from '../host-agent/drivers/port.ts';
 import { startAgent } from '../host-agent/agent.ts';
 import { startCommandGateway } from '../host-agent/gateway.ts';
-import type { BenchOptions, BenchResult } from './stats.ts';
+import { median, type BenchOptions, type BenchResult } from './stats.ts';
+import type { ObservedState, SliceDriver, SliceSpecInput } from '../host-agent/drivers/port.ts';
 
 const HOST = 'h_bench';
+
+/** Per-container timeline of the agent side (ms, performance.now()). */
+interface Timeline { sent?: number; appended?: number; received?: number; prepared?: number; started?: number; recorded?: number; seen?: number }
+
+/** The OCI driver with the moments the agent calls it recorded (nothing else changes). */
+function traced(driver: SliceDriver, tl: Map<string, Timeline>): SliceDriver {
+  const at = (id: string) => { let t = tl.get(id); if (!t) tl.set(id, t = {}); return t; };
+  return new Proxy(driver, {
+    get(target, prop, receiver) {
+      if (prop === 'create') return async (spec: SliceSpecInput): Promise<ObservedState> => {
+        at(spec.id).received ??= performance.now();
+        const r = await target.create(spec);
+        at(spec.id).prepared ??= performance.now();
+        return r;
+      };
+      if (prop === 'start') return async (id: string): Promise<ObservedState> => {
+        const r = await target.start(id);
+        at(id).started ??= performance.now();
+        return r;
+      };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/** Medians of each step over the containers that went through all of them. */
+function phases(tl: Map<string, Timeline>) {
+  const all = [...tl.values()].filter((t) => t.sent && t.appended && t.received && t.prepared && t.started && t.recorded && t.seen);
+  const step = (f: (t: Required<Timeline>) => number) => Math.round(median(all.map((t) => f(t as Required<Timeline>))) * 100) / 100;
+  return {
+    containers: all.length,
+    commandMs: step((t) => t.appended - t.sent),
+    toAgentMs: step((t) => t.received - t.appended),
+    prepareMs: step((t) => t.prepared - t.received),
+    runcStartMs: step((t) => t.started - t.prepared),
+    reportMs: step((t) => t.recorded - t.started),
+    seenMs: step((t) => t.seen - t.recorded),
+    totalMs: step((t) => t.seen - t.sent),
+  };
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function run(o: BenchOptions): Promise<BenchResult> {
+  const loadAtStart = Math.round(loadavg()[0]! * 100) / 100;
   const n = o.quick ? 20 : 100;
   const batch = 10;
   const work = await mkdtemp(join(tmpdir(), 'ledger-bench-agent-'));
@@ -38,12 +84,25 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   const rawRoot = join(rawDir, 'runc');
   const tag = Date.now().toString(36);
   const ledger = await openLedger(loadConfig({ ...process.env, LEDGER_DATA_DIR: join(work, 'data') }), { bus: true, relay: true, project: false, role: 'bench-agent' });
-  const gateway = await startCommandGateway(ledger, { log: o.log });
+  const tl = new Map<string, Timeline>();
+  const rawTl: Array<{ mountMs: number; configMs: number; runMs: number }> = [];
+  // the gateway's ledger, with the moment each report is recorded noted
+  const gatewayLedger: Pick<typeof ledger, 'execute' | 'bus'> = {
+    bus: ledger.bus,
+    execute: async (decider, stream, command, ctx) => {
+      const r = await ledger.execute(decider, stream, command, ctx);
+      const id = (command.data as { xnodeId?: string }).xnodeId;
+      const t = id ? tl.get(id) : undefined;
+      if (t) t.recorded ??= performance.now();
+      return r;
+    },
+  };
+  const gateway = await startCommandGateway(gatewayLedger, { log: o.log });
   const driver = new OciDriver({ stateDir: join(work, 'oci'), cgroupParent: 'ledger-bench-agent', stopTimeoutMs: 1_000 });
   const rawStarted: string[] = [];
   const rawMounted: string[] = [];
   const agent = await startAgent({
-    hostId: HOST, driver, bus: ledger.bus!, stateDir: join(work, 'agent'), durable: `bench_${tag}`,
+    hostId: HOST, driver: traced(driver, tl), bus: ledger.bus!, stateDir: join(work, 'agent'), durable: `bench_${tag}`,
     defaultImage: { name: 'busybox', path: image, boot: 'overlay' }, command: ['sleep', '3600'], heartbeatIntervalMs: 2_000, log: o.log,
   });
   try {
@@ -57,21 +116,32 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     const rawOne = async (id: string) => {
       const dir = join(rawDir, 'bundles', id);
       const rootfs = join(dir, 'rootfs');
-      await Promise.all(['rootfs', 'upper', 'work'].map((d) => mkdir(join(dir, d), { recursive: true })));
+      const t0 = performance.now();
+      // the same synchronous small-file calls the driver makes, so the baseline is no slower than it needs to be
+      for (const d of ['rootfs', 'upper', 'work']) mkdirSync(join(dir, d), { recursive: true });
       await execTool('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${image},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, rootfs]);
       rawMounted.push(rootfs);
+      const t1 = performance.now();
       const spec = parseSliceSpec({ id, kind: 'CNode', cpuCores: 1, ramMiB: 64, diskGiB: 1, image: { name: 'busybox', path: image, boot: 'overlay' }, command: ['sleep', '3600'] });
-      await writeFile(join(dir, 'config.json'), JSON.stringify(ociConfig(spec, { cgroupsPath: `/ledger-bench-raw/${id}` })));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(ociConfig(spec, { cgroupsPath: `/ledger-bench-raw/${id}` })));
+      const t2 = performance.now();
       const code = await execDetached('runc', ['--root', rawRoot, 'run', '-d', '--bundle', dir, id]);
       if (code !== 0) throw new Error(`raw runc run ${id} exited ${code}`);
       rawStarted.push(id);
+      rawTl.push({ mountMs: t1 - t0, configMs: t2 - t1, runMs: performance.now() - t2 });
     };
     const agentBatch = async (ids: string[]) => {
-      for (const id of ids) await exec('SliceXNode', { hostId: HOST, xnodeId: id, size: { cpuCores: 1, ramMiB: 64, diskGiB: 1 } });
+      for (const id of ids) {
+        const t: Timeline = { sent: performance.now() };
+        tl.set(id, t);
+        await exec('SliceXNode', { hostId: HOST, xnodeId: id, size: { cpuCores: 1, ramMiB: 64, diskGiB: 1 } });
+        t.appended = performance.now();
+      }
       for (;;) {
         const s = await slices();
         const bad = ids.find((id) => s[id]?.state === 'failed');
         if (bad) throw new Error(`slice ${bad} failed: ${s[bad]?.observed?.state}`);
+        for (const id of ids) if (s[id]?.state === 'running') tl.get(id)!.seen ??= performance.now();
         if (ids.every((id) => s[id]?.state === 'running')) return;
         await sleep(5);
       }
@@ -96,12 +166,15 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       o.log(`${i + count}/${n}: raw ${rawMs.toFixed(0)} ms, agent ${agentMs.toFixed(0)} ms`);
     }
     const ratioToRaw = Math.round((agentMs / rawMs) * 1000) / 1000;
+    const rawStep = (f: (t: (typeof rawTl)[number]) => number) => Math.round(median(rawTl.map(f)) * 100) / 100;
     return {
-      scenario: 'agent', n, bus: ledger.bus!.kind,
+      scenario: 'agent', n, bus: ledger.bus!.kind, loadAvg1: { atStart: loadAtStart, atEnd: Math.round(loadavg()[0]! * 100) / 100 }, cpus: cpus().length,
       agent: { totalMs: Math.round(agentMs), perStartMs: Math.round((agentMs / n) * 100) / 100 },
       raw: { totalMs: Math.round(rawMs), perStartMs: Math.round((rawMs / n) * 100) / 100 },
       ratioToRaw, target: 1.3, meetsTarget: ratioToRaw <= 1.3,
       reportsSent: agent.stats.reportsSent, gatewayAccepted: gateway.stats.accepted,
+      agentSteps: phases(tl),
+      rawSteps: { mountMs: rawStep((t) => t.mountMs), configMs: rawStep((t) => t.configMs), runMs: rawStep((t) => t.runMs) },
     };
   } finally {
     await agent.close({ closeDriver: false }).catch(() => {});

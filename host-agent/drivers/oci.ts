@@ -15,7 +15,8 @@
  * A container that is gone or exited while the ledger wanted it running is reported `failed`, never `stopped`:
  * nobody stopped it.
  */
-import { cp, mkdir, open, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cp, mkdir, readFile, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -97,9 +98,13 @@ export class OciDriver implements SliceDriver {
     return execTool(this.runcBin, ['--root', this.runcRoot, ...args], { timeoutMs });
   }
 
+  // The bundle's small files (slice.json, config.json: a few hundred bytes on local disk) are read and written
+  // synchronously. Each takes microseconds; through the thread pool every open/read/write/close is a round trip of
+  // the event loop, and on a loaded host those round trips made preparing a bundle cost several times its overlay
+  // mount (measured by `ledger bench agent`, docs/host-agent.md).
   private async readRecord(id: string): Promise<SliceRecord | undefined> {
     try {
-      return JSON.parse(await readFile(this.recordPath(id), 'utf8')) as SliceRecord;
+      return JSON.parse(readFileSync(this.recordPath(id), 'utf8')) as SliceRecord;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -108,8 +113,8 @@ export class OciDriver implements SliceDriver {
 
   private async writeRecord(id: string, rec: SliceRecord): Promise<void> {
     const tmp = `${this.recordPath(id)}.tmp`;
-    await writeFile(tmp, JSON.stringify(rec, null, 1));
-    await rename(tmp, this.recordPath(id));
+    writeFileSync(tmp, JSON.stringify(rec, null, 1));
+    renameSync(tmp, this.recordPath(id));
   }
 
   private async setDesired(id: string, rec: SliceRecord, desired: Desired, lastError?: string): Promise<void> {
@@ -128,6 +133,14 @@ export class OciDriver implements SliceDriver {
     }
     const s = JSON.parse(r.stdout) as { status: RuncStatus; pid: number; annotations?: Record<string, string> };
     return s;
+  }
+
+  /** Whether runc has a container by that id (its state directory exists), without running runc. */
+  private async runcKnows(id: string): Promise<boolean> {
+    try { await stat(join(this.runcRoot, id)); return true; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
   }
 
   private observedFrom(rec: SliceRecord | undefined, runc: RuncStatus | undefined): ObservedState {
@@ -162,6 +175,12 @@ export class OciDriver implements SliceDriver {
     const rootfs = join(dir, 'rootfs');
     // Cheap check first: the mount point is an empty directory unless the overlay is mounted on it.
     if ((await readdir(rootfs).catch(() => [])).length > 0 || await this.mountedAt(rootfs)) return;
+    await this.mountOverlay(id, rec);
+  }
+
+  private async mountOverlay(id: string, rec: SliceRecord): Promise<void> {
+    const dir = this.bundleDir(id);
+    const rootfs = join(dir, 'rootfs');
     const lower = rec.spec.image!.path;
     const r = await execTool('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, rootfs]);
     if (r.code !== 0) throw new DriverError('command-failed', `overlay mount of ${lower} for ${id} failed: ${firstLine(r.stderr)}`, id);
@@ -190,19 +209,20 @@ export class OciDriver implements SliceDriver {
         }
         return this.observe(spec.id);
       }
-      if (await this.runcState(spec.id)) throw new DriverError('conflict', `a container named ${spec.id} exists that the ledger did not create`, spec.id);
+      // runc keeps a directory per container under its root: looking for it costs a stat, not a runc process.
+      if (await this.runcKnows(spec.id)) throw new DriverError('conflict', `a container named ${spec.id} exists that the ledger did not create`, spec.id);
       const image = spec.image!;
       const st = await stat(image.path).catch(() => undefined);
       if (!st?.isDirectory()) throw new DriverError('not-found', `image ${image.name}: no root filesystem directory at ${image.path}`, spec.id);
       const dir = this.bundleDir(spec.id);
-      await rm(dir, { recursive: true, force: true }); // leftovers of a create that died half-way (never mounted: no record)
-      await mkdir(join(dir, 'rootfs'), { recursive: true });
+      if (existsSync(dir)) await rm(dir, { recursive: true, force: true }); // leftovers of a create that died half-way (never mounted: no record)
+      mkdirSync(join(dir, 'rootfs'), { recursive: true });
       const fresh: SliceRecord = { spec, desired: 'stopped', createdAt: new Date().toISOString(), overlay: image.boot === 'overlay' };
       try {
         if (fresh.overlay) {
-          await mkdir(join(dir, 'upper'));
-          await mkdir(join(dir, 'work'));
-          await this.ensureRootfs(spec.id, fresh);
+          mkdirSync(join(dir, 'upper'));
+          mkdirSync(join(dir, 'work'));
+          await this.mountOverlay(spec.id, fresh); // the rootfs directory was just made: nothing is mounted on it
         } else {
           await cp(image.path, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
         }
@@ -223,20 +243,20 @@ export class OciDriver implements SliceDriver {
       cpuPeriodUs: this.opts.cpuPeriodUs,
       defaultPidsLimit: this.opts.defaultPidsLimit,
     });
-    await writeFile(join(this.bundleDir(spec.id), 'config.json'), JSON.stringify(cfg, null, 1));
+    writeFileSync(join(this.bundleDir(spec.id), 'config.json'), JSON.stringify(cfg, null, 1));
   }
 
   /** `runc run -d`: the container's stdio goes to console.log (a pipe would keep us waiting for the container). */
   private async runDetached(id: string): Promise<{ ok: boolean; error: string }> {
     const dir = this.bundleDir(id);
-    const log = await open(join(dir, 'console.log'), 'a');
+    const log = openSync(join(dir, 'console.log'), 'a');
     const runcLog = join(dir, 'runc.log');
     try {
-      const code = await execDetached(this.runcBin, ['--root', this.runcRoot, '--log', runcLog, '--log-format', 'json', 'run', '-d', '--bundle', dir, id], { logFd: log.fd });
+      const code = await execDetached(this.runcBin, ['--root', this.runcRoot, '--log', runcLog, '--log-format', 'json', 'run', '-d', '--bundle', dir, id], { logFd: log });
       if (code === 0) return { ok: true, error: '' };
       return { ok: false, error: await lastRuncError(runcLog) };
     } finally {
-      await log.close();
+      closeSync(log);
     }
   }
 
