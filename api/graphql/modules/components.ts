@@ -44,7 +44,9 @@ export function visibleComponent(ctx: ApiContext, componentId: string): Componen
 }
 const node = (row: ComponentRow): ComponentNode => ({ __typename: 'Component', id: row.componentId, row });
 
-function typeOut(t: ComponentTypeState) {
+/** A type as `ctx`'s caller may see it: a Flat pool's usage sums every tenant's instances, so only operators see it. */
+function typeOut(t: ComponentTypeState, ctx: ApiContext) {
+  const operator = requirePrincipal(ctx).kind === 'operator';
   const d = t.definition!;
   return {
     name: d.name, version: t.version, description: d.description, distribution: up(d.distribution), access: d.access.map(up), defaultAccess: up(d.defaultAccess),
@@ -52,7 +54,7 @@ function typeOut(t: ComponentTypeState) {
     pool: d.pool.kind === 'resources' ? 'resources' : `component:${d.pool.type}`,
     sizes: { normal: sizeOut(d.sizes.normal), standard: sizeOut(d.sizes.standard), enhanced: sizeOut(d.sizes.enhanced) },
     retired: t.status === 'retired',
-    flatPool: t.pool ? { componentId: t.pool.componentId, size: sizeOut(t.pool.size), used: sizeOut(t.used), replicas: t.pool.replicas, access: up(t.pool.access) } : null,
+    flatPool: t.pool ? { componentId: t.pool.componentId, size: sizeOut(t.pool.size), used: operator ? sizeOut(t.used) : null, replicas: t.pool.replicas, access: up(t.pool.access) } : null,
   };
 }
 
@@ -85,7 +87,7 @@ export const module = defineModule({
     Query: {
       componentTypes: (_r: unknown, _a: unknown, ctx: ApiContext) => {
         requirePrincipal(ctx);
-        return register(ctx.ledger).types().filter((t) => t.definition).map(typeOut);
+        return register(ctx.ledger).types().filter((t) => t.definition).map((t) => typeOut(t, ctx));
       },
       component: (_r: unknown, { id }: { id: string }, ctx: ApiContext) => visibleComponent(ctx, id),
       components: (_r: unknown, args: PageArgs, ctx: ApiContext) => {
@@ -175,7 +177,7 @@ export const module = defineModule({
         if (definition.distribution === 'Flat' && !(await svc.type(String(i.name))).pool) await svc.allocateFlatPool(p.actor, String(i.name), {}, { correlationId: ctx.correlationId });
         await ctx.settle(Math.max(out.position, await ctx.ledger.store.headPosition()));
         const t = register(ctx.ledger).type(String(i.name));
-        return { componentType: t && t.definition ? typeOut(t) : null };
+        return { componentType: t && t.definition ? typeOut(t, ctx) : null };
       }),
     },
     Subscription: {
