@@ -104,7 +104,8 @@ signed with \`LEDGER_TOKEN_SECRET\` or with the key file \`<data>/token.key\` (c
 - **operator** (\`--operator [--name N]\`): manages users and the physical resources; sees everything.
 - **tenant** (\`--tenant <userId>\`): bound to one user; sees and changes only that user's projects and what they
   hold. Another tenant's ids are answered exactly like ids that do not exist (same data, same error text). Tenant
-  tokens calling operator operations get \`FORBIDDEN\`.
+  tokens calling operator operations get \`FORBIDDEN\`. \`ledger token issue --tenant\` refuses a user the ledger does not
+  know or has suspended.
 
 A missing, malformed, forged or expired token gets HTTP 401 with \`extensions.code = "UNAUTHENTICATED"\` and a
 \`WWW-Authenticate: Bearer\` header; nothing is executed.

@@ -16,6 +16,8 @@ let server: ChildProcess | undefined;
 let stdout = '';
 let stderr = '';
 let url = '';
+let operatorToken = '';
+let cliUser = '';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 60_000 });
 const gql = async (query: string, token?: string) => {
@@ -69,6 +71,25 @@ test('ledger token issue: operator and tenant tokens the server accepts; the key
   assert.match(tenant.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/, 'the bare token and nothing else on stdout');
   const viewer = await gql('{ viewer { id name } }', tenant.stdout.trim());
   assert.equal(viewer.body.data.viewer, { id: userId, name: 'Cli' });
+  operatorToken = token;
+  cliUser = userId;
+});
+
+test('ledger token issue --tenant refuses a user the ledger does not know, or has suspended', async () => {
+  const unknown = cli('token', 'issue', '--tenant', 'u_nosuchuser', '--data', dir);
+  assert.ok(unknown.status !== 0);
+  assert.match(unknown.stderr, /no user u_nosuchuser in the ledger in .*: create it first/);
+  assert.is(unknown.stdout, '', 'no token printed');
+  const suspended = await gql(`mutation { userSuspend(input: { userId: "${cliUser}", reason: "unpaid" }) { user { status } userErrors { code } } }`, operatorToken);
+  assert.equal(suspended.body.data.userSuspend.user.status, 'SUSPENDED');
+  const refused = cli('token', 'issue', '--tenant', cliUser, '--data', dir);
+  assert.ok(refused.status !== 0);
+  assert.match(refused.stderr, new RegExp(`user ${cliUser} is suspended: an operator must reactivate it`));
+  assert.is(refused.stdout, '');
+  await gql(`mutation { userReactivate(input: { userId: "${cliUser}" }) { userErrors { code } } }`, operatorToken);
+  const again = cli('token', 'issue', '--tenant', cliUser, '--data', dir);
+  assert.is(again.status, 0, again.stderr);
+  assert.match(cli('token', 'issue', '--help').stdout, /refused for a user the ledger does not know or has suspended/);
 });
 
 test('ledger token issue refuses bad arguments', () => {

@@ -1,14 +1,33 @@
 /**
  * `ledger token issue --operator [--name N] | --tenant <userId>`: prints a signed API token (JWT, HS256) on stdout,
  * or `{"token": "…"}` with --json. The key is LEDGER_TOKEN_SECRET or <data>/token.key (created with mode 0600).
+ * A tenant token is issued only for a user the ledger knows and has not suspended (read from the event store).
  */
 import { Option, type Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { issueToken, loadTokenSecret } from '../../api/auth/tokens.ts';
-import { loadConfig } from '../../core/config.ts';
+import { loadConfig, type Config } from '../../core/config.ts';
+import { fold } from '../../core/decider.ts';
+import { openEventStore } from '../../core/ledger.ts';
+import { stream, USER_ID } from '../../layers/projects/ids.ts';
+import { userDecider } from '../../layers/projects/user/decider.ts';
 import { withDataDir, withJson } from '../options.ts';
 
 const TTL = /^(never|\d+|\d+ ?(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks|y|yr|yrs|year|years))$/;
+
+/** Refuses a tenant token for a user that does not exist (a typo, another ledger's id) or is suspended. */
+async function requireActiveUser(config: Config, userId: string): Promise<void> {
+  if (!USER_ID.test(userId)) return; // issueToken says what a user id looks like
+  const store = await openEventStore(config);
+  try {
+    const state = fold(userDecider, await store.readStream(stream.user(userId)));
+    const where = config.LEDGER_EVENTSTORE_URL ? 'the event store' : `the ledger in ${config.dataDir}`;
+    if (state.status === 'none') throw new Error(`no user ${userId} in ${where}: create it first (GraphQL userCreate with an operator token), or give the --data directory of the ledger it belongs to`);
+    if (state.status === 'suspended') throw new Error(`user ${userId} is suspended: an operator must reactivate it (GraphQL userReactivate) before it gets a token`);
+  } finally {
+    await store.close();
+  }
+}
 
 export function register(program: Command): void {
   const token = program.command('token').description('API tokens (bearer tokens for the GraphQL API)');
@@ -21,6 +40,7 @@ export function register(program: Command): void {
   withDataDir(issue);
   withJson(issue);
   issue.addHelpText('after', `
+A tenant token is refused for a user the ledger does not know or has suspended.
 Send it as "Authorization: Bearer <token>". Tokens are signed with LEDGER_TOKEN_SECRET when set, else with the key
 file <data>/token.key (made on first use, mode 0600); \`ledger serve\` must use the same secret or data directory.
 
@@ -33,6 +53,7 @@ Examples:
     if (!TTL.test(opts.ttl)) throw new Error(`--ttl must be seconds or a duration like 12h, 30d, 1y, or "never"; got ${JSON.stringify(opts.ttl)}`);
     const config = loadConfig(process.env, { LEDGER_DATA_DIR: opts.data });
     if (!config.LEDGER_TOKEN_SECRET) mkdirSync(config.dataDir, { recursive: true });
+    if (opts.tenant !== undefined) await requireActiveUser(config, opts.tenant);
     const secret = loadTokenSecret(config);
     const ttl = opts.ttl === 'never' ? 0 : /^\d+$/.test(opts.ttl) ? Number(opts.ttl) : opts.ttl;
     const jwt = await issueToken(secret, opts.operator ? { kind: 'operator', name: opts.name } : { kind: 'tenant', userId: opts.tenant! }, { ttl });
