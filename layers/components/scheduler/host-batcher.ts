@@ -52,6 +52,8 @@ export class HostBatcher {
   }
 
   state(hostId: string): HostState | undefined { return this.hosts.get(`Host-${hostId}`)?.state; }
+  /** Last revision of the host's stream its state includes (-1: none; -2: to be reloaded). */
+  revision(hostId: string): number | undefined { return this.hosts.get(`Host-${hostId}`)?.revision; }
 
   private async load(streamId: string, entry: HostEntry): Promise<void> {
     let from = entry.revision < 0 ? 0 : entry.revision + 1;
