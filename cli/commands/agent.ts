@@ -25,7 +25,7 @@ const envInt = (name: string, fallback: number): number => {
 interface AgentCliOptions {
   host: string; driver: 'libvirt' | 'oci' | 'ipmi' | 'sim'; stateDir?: string; natsUrl?: string; imagesDir?: string;
   uri?: string; diskDir?: string; runcRoot?: string; bmcHost?: string; bmcPort?: number; bmcUser?: string;
-  simLatencyMs?: number; simFailureRate?: string; heartbeatMs?: number; leaseMs?: number; command?: string;
+  simLatencyMs?: number; simFailureRate?: string; heartbeatMs?: number; leaseMs?: number; command?: string; defaultImage?: string;
 }
 
 export function register(program: Command): void {
@@ -38,6 +38,7 @@ export function register(program: Command): void {
     .option('--nats-url <url>', 'NATS server URL (env LEDGER_NATS_URL; required)')
     .option('--images-dir <dir>', 'where images live on this host: <dir>/<imageId> (CNode rootfs) or <dir>/<imageId>.qcow2 (VNode)')
     .option('--command <cmd>', 'CNode process, space-separated (default /sbin/init)')
+    .option('--default-image <path>', 'image for slices that name none: a disk image file (VNode) or a rootfs directory (CNode); the sim driver uses a simulated one')
     .option('--uri <uri>', 'libvirt: connection URI', 'qemu:///system')
     .option('--disk-dir <dir>', 'libvirt: where slice disks go (default <state-dir>/disks)')
     .option('--runc-root <dir>', 'oci: runc --root (default <state-dir>/oci/runc)')
@@ -89,6 +90,9 @@ See docs/host-agent.md (systemd unit, NATS credentials per agent, fencing).`);
       hostId: o.host, driver, bus, stateDir,
       ...(o.imagesDir && { imagesDir: resolve(o.imagesDir) }),
       ...(o.command && { command: o.command.split(/\s+/).filter(Boolean) }),
+      // A slice that names no image (a component's VNode) boots this one; a simulated host needs none of its own.
+      ...(o.defaultImage ? { defaultImage: { name: 'default', path: resolve(o.defaultImage), boot: 'overlay' as const } }
+        : o.driver === 'sim' ? { defaultImage: { name: 'simulated', path: '/simulated/image', boot: 'overlay' as const } } : {}),
       heartbeatIntervalMs: o.heartbeatMs ?? envInt('LEDGER_HEARTBEAT_INTERVAL_MS', DEFAULT_HEARTBEAT_INTERVAL_MS),
       leaseMs: o.leaseMs ?? envInt('LEDGER_AGENT_LEASE_MS', DEFAULT_LEASE_MS),
       log: (l) => line(`agent ${o.host}: ${l}`),

@@ -14,6 +14,7 @@ import { withDataDir } from '../options.ts';
 import { startResources, type ResourcesRuntime } from '../../layers/resources/runtime.ts'; // Resources layer (see below)
 import { seedOnFirstStart } from './seed.ts';
 import { startCommandGateway } from '../../host-agent/gateway.ts';
+import { openBus } from '../../core/bus/open.ts';
 import { startSimAgents } from '../../host-agent/sim-agents.ts';
 import { startScheduler } from '../../layers/components/scheduler/scheduler.ts';
 
@@ -31,7 +32,8 @@ Environment: LEDGER_DATA_DIR, LEDGER_PORT, LEDGER_HOST, LEDGER_MODE, LEDGER_LOG_
 <data>/token.key), LEDGER_API_RATE_LIMIT (requests/minute per token, 0: off; default 1200), LEDGER_API_BODY_LIMIT
 (bytes, default 65536), LEDGER_API_READY_MAX_LAG (events, default 1000).
 Distributed profile (LEDGER_NATS_URL set): this process serves the API only and reads the read models that
-\`ledger projector\` writes into <data>/readmodels.sqlite; run the projector and \`ledger relay\` next to it.
+\`ledger projector\` writes into <data>/readmodels.sqlite; run the projector and \`ledger relay\` next to it. It also
+answers host agents' reports (cmd.agent.<id>.report, queue group ledger-gateway) unless --no-roles is given.
 Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Authorization: Bearer <token>".`);
 
   cmd.action(async (opts: { port?: string; host?: string; mode?: string; data?: string; roles?: boolean; simAgents?: boolean }) => {
@@ -54,6 +56,13 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
     try {
       firstStart = await seedOnFirstStart(ledger);
       resources = await startResources(ledger);
+      if (config.LEDGER_NATS_URL && opts.roles !== false) {
+        // Distributed profile: agents' reports (cmd.agent.<id>.report) are answered by every API instance in one
+        // NATS queue group, so they are handled while any instance is up.
+        const gatewayBus = await openBus({ natsUrl: config.LEDGER_NATS_URL, name: 'ledger-gateway' });
+        const gateway = await startCommandGateway(ledger, { bus: gatewayBus });
+        roles.push({ stop: async () => { await gateway.close(); await gatewayBus.close(); } });
+      }
       if (embeddedRoles) {
         const gateway = await startCommandGateway(ledger);
         roles.push({ stop: () => gateway.close() });
