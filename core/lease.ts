@@ -293,9 +293,11 @@ export async function runWhileLeader(kv: KV, options: LeaseOptions & { signal: A
     try {
       role = await start(lease);
     } catch (error) {
+      // Fenced off, or the role could not start (e.g. its database is locked by a paused old leader): give the
+      // lease back and contend again after a pause, rather than exit.
       await lease.release();
-      if (!(error instanceof LeaseLostError) && (error as { code?: string })?.code !== 'FENCED') throw error;
-      log(`lease ${lease.name}: could not start as leader: ${message(error)}`);
+      log(`lease ${lease.name}: could not start as leader (standing by): ${message(error)}`);
+      await sleep(1_000, shutdown);
       continue;
     }
     const why = await Promise.race([aborted(lease.signal), aborted(shutdown), role.failed ?? new Promise(() => {})]);
