@@ -107,6 +107,10 @@ signed with \`LEDGER_TOKEN_SECRET\` or with the key file \`<data>/token.key\` (c
   tokens calling operator operations get \`FORBIDDEN\`. \`ledger token issue --tenant\` refuses a user the ledger does not
   know or has suspended.
 
+\`ledger token revoke <token | tokenId>\` records a \`TokenRevoked\` event; every API instance learns it from the log and
+answers that token \`UNAUTHENTICATED\` ("revoked") from then on, on HTTP and WebSocket alike (\`issue --json\` prints the
+\`tokenId\`).
+
 A missing, malformed, forged or expired token gets HTTP 401 with \`extensions.code = "UNAUTHENTICATED"\` and a
 \`WWW-Authenticate: Bearer\` header; nothing is executed.
 

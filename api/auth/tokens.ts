@@ -23,6 +23,8 @@ export type Principal =
 
 export type TokenRequest = { kind: 'operator'; name?: string } | { kind: 'tenant'; userId: string };
 
+const REVOKED = 'the bearer token was revoked: ask an operator for a new one (`ledger token issue`)';
+
 export class InvalidTokenError extends Error {
   readonly code = 'UNAUTHENTICATED';
   readonly statusCode = 401;
@@ -80,20 +82,34 @@ export async function issueToken(secret: Uint8Array, request: TokenRequest, opti
   return jwt.sign(secret);
 }
 
+export interface TokenVerifierOptions {
+  /** How many verified tokens are remembered. Default 10,000. */
+  cacheSize?: number;
+  /** True for a token id (jti) that was revoked (api/auth/revocations.ts); asked on every request, cached or not. */
+  isRevoked?: (tokenId: string) => boolean;
+}
+
 /** Verifies tokens, remembering good ones (until they expire) so the hot path does no crypto. */
 export class TokenVerifier {
   private readonly cache = new Map<string, Principal>();
+  private readonly cacheSize: number;
+  private readonly isRevoked: (tokenId: string) => boolean;
 
-  constructor(private readonly secret: Uint8Array, private readonly cacheSize = 10_000) {}
+  constructor(private readonly secret: Uint8Array, options: TokenVerifierOptions = {}) {
+    this.cacheSize = options.cacheSize ?? 10_000;
+    this.isRevoked = options.isRevoked ?? (() => false);
+  }
 
   async verify(token: string): Promise<Principal> {
     const hit = this.cache.get(token);
     if (hit) {
+      if (this.isRevoked(hit.tokenId)) throw new InvalidTokenError(REVOKED);
       if (hit.expiresAt === null || hit.expiresAt * 1000 > Date.now()) return hit;
       this.cache.delete(token);
       throw new InvalidTokenError();
     }
     const principal = await this.verifyUncached(token);
+    if (this.isRevoked(principal.tokenId)) throw new InvalidTokenError(REVOKED);
     if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(token, principal);
     return principal;
@@ -119,6 +135,23 @@ export class TokenVerifier {
     }
     throw new InvalidTokenError();
   }
+}
+
+/**
+ * The id (jti) and subject of a token signed with `secret`, for revoking it: verified, but accepted even when expired
+ * (revoking an expired token is harmless, refusing to is unhelpful). Throws InvalidTokenError for anything else.
+ */
+export async function tokenIdentity(secret: Uint8Array, token: string): Promise<{ tokenId: string; subject: string }> {
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(token, secret, { algorithms: ['HS256'], issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, currentDate: new Date(0) }));
+  } catch (error) {
+    if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw new InvalidTokenError('not a token of this ledger (bad signature or format; check LEDGER_TOKEN_SECRET / --data)');
+    throw error;
+  }
+  const { kind, sub, jti } = payload as { kind?: unknown; sub?: unknown; jti?: unknown };
+  if ((kind !== 'tenant' && kind !== 'operator') || typeof sub !== 'string' || typeof jti !== 'string') throw new InvalidTokenError('the token carries no id to revoke');
+  return { tokenId: jti, subject: `${kind}:${sub}` };
 }
 
 /** The token of an `Authorization: Bearer <token>` header value, or null. */

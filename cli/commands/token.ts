@@ -2,15 +2,20 @@
  * `ledger token issue --operator [--name N] | --tenant <userId>`: prints a signed API token (JWT, HS256) on stdout,
  * or `{"token": "…"}` with --json. The key is LEDGER_TOKEN_SECRET or <data>/token.key (created with mode 0600).
  * A tenant token is issued only for a user the ledger knows and has not suspended (read from the event store).
+ *
+ * `ledger token revoke <token | tokenId> [--reason R]`: records `TokenRevoked` (operator), after which every API
+ * instance refuses the token (api/auth/revocations.ts). Takes the token itself or its id (`tokenId` of `issue --json`).
  */
 import { Option, type Command } from 'commander';
 import { mkdirSync } from 'node:fs';
-import { issueToken, loadTokenSecret } from '../../api/auth/tokens.ts';
+import { InvalidTokenError, issueToken, loadTokenSecret, tokenIdentity } from '../../api/auth/tokens.ts';
 import { loadConfig, type Config } from '../../core/config.ts';
 import { fold } from '../../core/decider.ts';
 import { openEventStore } from '../../core/ledger.ts';
-import { stream, USER_ID } from '../../layers/projects/ids.ts';
+import { Reason, stream, TOKEN_ID, USER_ID } from '../../layers/projects/ids.ts';
+import { tokenDecider } from '../../layers/projects/token/decider.ts';
 import { userDecider } from '../../layers/projects/user/decider.ts';
+import { CommandHandler } from '../../core/command-handler.ts';
 import { withDataDir, withJson } from '../options.ts';
 
 const TTL = /^(never|\d+|\d+ ?(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks|y|yr|yrs|year|years))$/;
@@ -57,6 +62,46 @@ Examples:
     const secret = loadTokenSecret(config);
     const ttl = opts.ttl === 'never' ? 0 : /^\d+$/.test(opts.ttl) ? Number(opts.ttl) : opts.ttl;
     const jwt = await issueToken(secret, opts.operator ? { kind: 'operator', name: opts.name } : { kind: 'tenant', userId: opts.tenant! }, { ttl });
-    process.stdout.write(opts.json ? `${JSON.stringify({ token: jwt })}\n` : `${jwt}\n`);
+    process.stdout.write(opts.json ? `${JSON.stringify({ token: jwt, tokenId: (await tokenIdentity(secret, jwt)).tokenId })}\n` : `${jwt}\n`);
+  });
+
+  const revoke = token.command('revoke')
+    .description('Revoke a token: every API instance refuses it from then on (recorded as a TokenRevoked event)')
+    .argument('<token>', 'the token itself, or its id (24 hex digits: "tokenId" of `ledger token issue --json`)')
+    .option('--reason <text>', 'why (kept in the log)')
+    .addOption(new Option('--name <name>', 'operator name recorded as the actor').default('operator'));
+  withDataDir(revoke);
+  withJson(revoke);
+  revoke.addHelpText('after', `
+A token is recognised with LEDGER_TOKEN_SECRET or <data>/token.key, as for \`issue\`. Revoking twice changes nothing.
+
+Examples:
+  ledger token revoke eyJhbGciOiJIUzI1NiIs… --reason "laptop stolen"
+  ledger token revoke 5d0c6a1e9b2f4c3d8e7f6a5b`);
+  revoke.action(async (given: string, opts: { reason?: string; name: string; json?: boolean; data?: string }) => {
+    const reason = Reason.safeParse(opts.reason ?? '');
+    if (!reason.success) throw new Error(`--reason: ${reason.error.issues[0].message}`);
+    if (!/^[A-Za-z0-9_.@:]{1,100}$/.test(opts.name)) throw new Error(`--name: not an operator name: ${JSON.stringify(opts.name)}`);
+    const config = loadConfig(process.env, { LEDGER_DATA_DIR: opts.data });
+    let identity: { tokenId: string; subject?: string };
+    if (TOKEN_ID.test(given)) identity = { tokenId: given };
+    else if (given.split('.').length === 3) {
+      try { identity = await tokenIdentity(loadTokenSecret(config), given); } catch (e) {
+        if (e instanceof InvalidTokenError) throw new Error(`cannot revoke it: ${e.message}`);
+        throw e;
+      }
+    } else throw new Error('give the token (three dot-separated parts) or its id (24 hex digits)');
+    const store = await openEventStore(config);
+    try {
+      const r = await new CommandHandler(store, tokenDecider).handle(stream.token(identity.tokenId), {
+        type: 'RevokeToken', data: { tokenId: identity.tokenId, ...(identity.subject && { subject: identity.subject }), ...(reason.data && { reason: reason.data }) },
+      }, { actor: { kind: 'operator', id: opts.name } });
+      const already = r.events.length === 0;
+      process.stdout.write(opts.json
+        ? `${JSON.stringify({ tokenId: identity.tokenId, revoked: true, already })}\n`
+        : `${already ? 'already revoked' : 'revoked'}: token ${identity.tokenId}${identity.subject ? ` (${identity.subject})` : ''}\n`);
+    } finally {
+      await store.close();
+    }
   });
 }

@@ -34,9 +34,16 @@ export const Quotas = z.object({
 export type Quotas = z.infer<typeof Quotas>;
 export const UNLIMITED: Quotas = { cpuCores: null, ramMiB: null, diskGiB: null, components: null };
 
+/** An API token's id (the JWT's `jti`: 24 hex digits, see api/auth/tokens.ts). */
+export const TOKEN_ID = /^[0-9a-f]{24}$/;
+export const TokenId = z.string().regex(TOKEN_ID, 'a token id: 24 hex digits (the token\'s jti)');
+/** Whose a token was, when the revoker knows it: `tenant:<userId>` or `operator:<name>` (for the audit log). */
+export const TokenSubject = z.string().regex(/^(tenant|operator):[A-Za-z0-9_.@:]{1,100}$/, 'tenant:<userId> or operator:<name>');
+
 export const stream = {
   user: (id: string) => `User-${id}`,
   project: (id: string) => `Project-${id}`,
+  token: (id: string) => `Token-${id}`,
 };
 
 const body = (seed?: string[]) => seed
