@@ -29,6 +29,7 @@ import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { startChangeFeeds, type RunningFeeds } from './pubsub/change-feed.ts';
 import { InProcessPubSub } from './pubsub/in-process.ts';
 import type { PubSub } from './pubsub/port.ts';
+import { attachRedisReadModels, type RedisReadModels } from '../projections/redis/readers.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -61,6 +62,11 @@ export interface ApiOptions {
   defaultMetrics?: boolean;
   /** Mutations wait this long for the read models (default 5 s). */
   settleTimeoutMs?: number;
+  /**
+   * Distributed profile: the shared registers (projects, RRegister, CRegister) are read from Redis, where the
+   * projector keeps them; mutations wait for them there, and /readyz reports Redis (degraded while it is away).
+   */
+  redisReadModels?: RedisReadModels;
 }
 
 declare module 'fastify' {
@@ -87,6 +93,12 @@ export async function buildServer(ledger: Ledger, options: ApiOptions = {}): Pro
   const metrics = createMetrics(ledger, { defaultMetrics: options.defaultMetrics });
   const limits: QueryLimits = { ...DEFAULT_LIMITS, introspection: !production, ...options.limits };
   let closing = false;
+  const redis = options.redisReadModels;
+  if (redis) attachRedisReadModels(ledger, redis);
+  /** Resolves once every read model this API reads holds the log up to `position`. */
+  const readModelsAt = redis
+    ? async (position: number, timeoutMs: number) => { await Promise.all([ledger.projections.waitFor(position, timeoutMs), redis.waitFor(position, timeoutMs)]); }
+    : (position: number, timeoutMs: number) => ledger.projections.waitFor(position, timeoutMs);
 
   const app = Fastify({
     logger: options.logger ?? { level: ledger.config.LEDGER_LOG_LEVEL },
@@ -112,7 +124,7 @@ export async function buildServer(ledger: Ledger, options: ApiOptions = {}): Pro
     reply.code(404).send({ errors: [{ message: `no route ${request.method} ${request.url.split('?')[0].slice(0, 200)}`, extensions: { code: 'NOT_FOUND' } }] }));
 
   await app.register(httpMetricsPlugin, { metrics });
-  await app.register(healthPlugin, { ledger, metrics, maxLag: options.readyMaxLag ?? 1000, isClosing: () => closing });
+  await app.register(healthPlugin, { ledger, metrics, maxLag: options.readyMaxLag ?? 1000, isClosing: () => closing, redis });
   await app.register(async (scope) => {
     await scope.register(authPlugin, { verifier, paths: [GRAPHQL_PATH] });
     if (options.rateLimit !== false) await scope.register(rateLimitPlugin, options.rateLimit ?? { max: 1200 });
@@ -121,7 +133,9 @@ export async function buildServer(ledger: Ledger, options: ApiOptions = {}): Pro
       ledger, api, verifier, cursors, pubsub, metrics, limits, production,
       graphiql: options.graphiql ?? !production,
       path: GRAPHQL_PATH,
-      jit: options.jit ?? 1,
+      // graphql-jit does not await promises held in plain fields (a connection's totalCount), which the Redis readers give
+      jit: options.jit ?? (redis ? 0 : 1),
+      readModelsAt,
       responseCache: options.responseCache ?? true,
       settleTimeoutMs: options.settleTimeoutMs ?? 5000,
     });
@@ -132,7 +146,7 @@ export async function buildServer(ledger: Ledger, options: ApiOptions = {}): Pro
   if (options.publishChanges !== false && changeFeeds.length) {
     feeds = await startChangeFeeds({
       store: ledger.store,
-      readModelsAt: (position, timeoutMs) => ledger.projections.waitFor(position, timeoutMs),
+      readModelsAt,
       feeds: changeFeeds,
       pubsub: {
         publish: async (topic, payload) => { await pubsub.publish(topic, payload); metrics.changesPublished.inc(); },

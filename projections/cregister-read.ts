@@ -16,7 +16,7 @@ export interface ComponentRow {
 }
 export interface Page<T> { rows: T[]; hasNextPage: boolean }
 
-const toComponent = (r: any): ComponentRow => ({
+export const toComponent = (r: any): ComponentRow => ({
   componentId: r.component_id, seq: r.seq, tenantId: r.tenant_id, projectId: r.project_id, parentId: r.parent_id, typeName: r.type_name,
   typeId: r.type_id, distribution: r.distribution, status: r.status, power: r.power, sizeName: r.size_name,
   size: { cpuCores: r.cpu_cores, ramMiB: r.ram_mib, diskGiB: r.disk_gib, cpuMHz: r.cpu_mhz, diskIops: r.disk_iops },
@@ -24,7 +24,7 @@ const toComponent = (r: any): ComponentRow => ({
   deferred: r.deferred_code ? { code: r.deferred_code, message: r.deferred_message } : null, state: JSON.parse(r.state_json),
   revision: r.revision, createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const toReplica = (r: any): ReplicaRow => ({
+export const toReplica = (r: any): ReplicaRow => ({
   componentId: r.component_id, replica: r.replica, epoch: r.epoch, state: r.state, hostId: r.host_id, zoneId: r.zone_id, regionId: r.region_id,
   area: r.area, xnodeId: r.xnode_id, childId: r.child_id, notBefore: r.not_before, lastError: r.last_error,
 });

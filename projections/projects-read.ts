@@ -23,12 +23,12 @@ interface RawProject {
 }
 interface RawUser { user_id: string; seq: number; name: string; status: UserStatus; created_at: string; updated_at: string }
 
-const toProject = (r: RawProject): ProjectRow => ({
+export const toProject = (r: RawProject): ProjectRow => ({
   projectId: r.project_id, seq: r.seq, ownerId: r.owner_id, name: r.name, description: r.description, status: r.status,
   quotas: { cpuCores: r.quota_cpu_cores, ramMiB: r.quota_ram_mib, diskGiB: r.quota_disk_gib, components: r.quota_components },
   createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const toUser = (r: RawUser): UserRow => ({ userId: r.user_id, seq: r.seq, name: r.name, status: r.status, createdAt: r.created_at, updatedAt: r.updated_at });
+export const toUser = (r: RawUser): UserRow => ({ userId: r.user_id, seq: r.seq, name: r.name, status: r.status, createdAt: r.created_at, updatedAt: r.updated_at });
 
 /**
  * Reads are cached in memory (rows are shared: treat them as read-only) and the whole cache is dropped when the

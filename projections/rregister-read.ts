@@ -64,14 +64,14 @@ export interface HostFilter {
 export interface XNodeFilter { regionId?: string; zoneId?: string; hostId?: string; kind?: string; state?: string[]; contractId?: string; area?: string; includeReleased?: boolean }
 export interface RContractFilter { status?: string[]; tenantId?: string }
 
-const res = (r: Record<string, unknown>, prefix: string): Resources =>
+export const res = (r: Record<string, unknown>, prefix: string): Resources =>
   Object.fromEntries(RESOURCE_KEYS.map((k) => [k, r[`${prefix}_${RES_COLUMNS[k]}`] as number])) as Resources;
-const sub = (a: Resources, b: Resources): Resources => Object.fromEntries(RESOURCE_KEYS.map((k) => [k, a[k] - b[k]])) as Resources;
+export const sub = (a: Resources, b: Resources): Resources => Object.fromEntries(RESOURCE_KEYS.map((k) => [k, a[k] - b[k]])) as Resources;
 const json = <T>(v: unknown, fallback: T): T => (typeof v === 'string' ? JSON.parse(v) as T : fallback);
 
-const toRegion = (r: any): RegionRow => ({ regionId: r.region_id, seq: r.seq, name: r.name, description: r.description, status: r.status, createdAt: r.created_at, updatedAt: r.updated_at });
-const toZone = (r: any): ZoneRow => ({ zoneId: r.zone_id, seq: r.seq, regionId: r.region_id, name: r.name, status: r.status, createdAt: r.created_at, updatedAt: r.updated_at });
-function toHost(r: any): HostRow {
+export const toRegion = (r: any): RegionRow => ({ regionId: r.region_id, seq: r.seq, name: r.name, description: r.description, status: r.status, createdAt: r.created_at, updatedAt: r.updated_at });
+export const toZone = (r: any): ZoneRow => ({ zoneId: r.zone_id, seq: r.seq, regionId: r.region_id, name: r.name, status: r.status, createdAt: r.created_at, updatedAt: r.updated_at });
+export function toHost(r: any): HostRow {
   const capacity = res(r, 'cap');
   const used = res(r, 'used');
   return {
@@ -81,45 +81,45 @@ function toHost(r: any): HostRow {
     capacity, used, free: sub(capacity, used), liveXNodes: r.live_xnodes, createdAt: r.created_at, updatedAt: r.updated_at,
   };
 }
-const toXNode = (r: any): XNodeRow => ({
+export const toXNode = (r: any): XNodeRow => ({
   xnodeId: r.xnode_id, seq: r.seq, hostId: r.host_id, zoneId: r.zone_id, regionId: r.region_id, kind: r.kind, state: r.state, size: res(r, 'size'),
   generation: r.generation, contractId: r.contract_id, imageId: r.image_id,
   ha: r.ha_component_id === null ? null : { componentId: r.ha_component_id, replica: r.ha_replica, epoch: r.ha_epoch },
   copyId: r.copy_id, observed: r.observed, observedGeneration: r.observed_generation, observedAt: r.observed_at, drift: r.drift === 1,
   stateReason: r.state_reason, createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const toNetwork = (r: any): NetworkRow => ({
+export const toNetwork = (r: any): NetworkRow => ({
   networkId: r.network_id, seq: r.seq, regionId: r.region_id, zoneId: r.zone_id, name: r.name, status: r.status,
   bandwidthMbps: r.bandwidth_mbps, usedBandwidthMbps: r.used_bandwidth_mbps, freeBandwidthMbps: r.bandwidth_mbps - r.used_bandwidth_mbps,
   poolSize: r.pool_size, ipsUsed: r.ips_used, freeIps: r.pool_size - r.ips_used, segments: r.segments, segmentsUsed: r.segments_used,
   publicIpPool: json(r.public_ip_pool, { cidrs: [], addresses: [], excluded: [] }), createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const toXNetwork = (r: any): XNetworkRow => ({
+export const toXNetwork = (r: any): XNetworkRow => ({
   xnetworkId: r.xnetwork_id, seq: r.seq, networkId: r.network_id, regionId: r.region_id, zoneId: r.zone_id, contractId: r.contract_id, cidr: r.cidr,
   gateway: r.gateway, public: r.public === 1, bandwidthMbps: r.bandwidth_mbps, publicIps: json(r.public_ips, []), segment: r.segment, status: r.status,
   devices: r.devices, ports: r.ports, createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const toImage = (r: any): ImageRow => ({
+export const toImage = (r: any): ImageRow => ({
   imageId: r.image_id, seq: r.seq, regionId: r.region_id, name: r.name, kind: r.kind, format: r.format, arch: r.arch,
   os: r.os_family === null ? null : { family: r.os_family, version: r.os_version }, sizeGiB: r.size_gib, digest: r.digest, status: r.status,
   checkpoints: r.checkpoints, branches: r.branches, createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const toXImage = (r: any): XImageRow => ({
+export const toXImage = (r: any): XImageRow => ({
   ximageId: r.ximage_id, seq: r.seq, regionId: r.region_id, imageId: r.image_id, contractId: r.contract_id,
   quota: { checkpoints: r.quota_checkpoints, sizeGiB: r.quota_size_gib }, usage: { checkpoints: r.used_checkpoints, sizeGiB: r.used_size_gib },
   status: r.status, createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const toContract = (r: any): RContractRow => ({
+export const toContract = (r: any): RContractRow => ({
   contractId: r.contract_id, seq: r.seq, tenantId: r.tenant_id, holder: r.holder_kind === null ? null : { kind: r.holder_kind, id: r.holder_id },
   status: r.status, compensated: r.compensated === 1, reserved: json(r.reserved, {}),
   failure: r.failure_code === null ? null : { code: r.failure_code, message: r.failure_message }, createdAt: r.created_at, updatedAt: r.updated_at,
 });
-const toItem = (r: any): RContractItemRow => ({
+export const toItem = (r: any): RContractItemRow => ({
   index: r.idx, kind: r.kind, sliceId: r.slice_id, hostId: r.host_id, networkId: r.network_id, regionId: r.region_id, status: r.status,
   requested: json(r.requested, {}), reserved: json(r.reserved, null), usage: json(r.usage, {}), usageUntil: r.usage_until,
   failure: r.failure_code === null ? null : { code: r.failure_code, message: r.failure_message }, request: json(r.request, {}),
 });
-const toMove = (r: any): MoveRow => ({
+export const toMove = (r: any): MoveRow => ({
   moveId: r.move_id, seq: r.seq, mode: r.mode, source: { hostId: r.source_host_id, xnodeId: r.source_xnode_id },
   target: { hostId: r.target_host_id, xnodeId: r.target_xnode_id }, contractId: r.contract_id, phase: r.phase,
   failure: r.failure_code === null ? null : { code: r.failure_code, message: r.failure_message }, warning: r.warning, createdAt: r.created_at, updatedAt: r.updated_at,

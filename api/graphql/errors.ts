@@ -34,6 +34,8 @@ export function userErrorsOf(error: unknown): UserError[] | null {
 /** Errors that say "you may not" (every layer's service raises core's AccessDeniedError) become FORBIDDEN client errors. */
 function asClientError(error: unknown): unknown {
   if (error instanceof AccessDeniedError) return forbidden(error.message);
+  // a backing service that is away (the Redis read models, projections/redis/readers.ts): say so, retryable
+  if (error instanceof Error && (error as { code?: unknown }).code === 'UNAVAILABLE') return new ClientError('UNAVAILABLE', error.message);
   return error;
 }
 

@@ -83,7 +83,7 @@ export function pageArgs(codec: CursorCodec, list: string, args: PageArgs): { fi
  * plain properties (so graphql-jit's compiled property access works as well as graphql-js's default resolver).
  */
 export function connection<Row, Node>(codec: CursorCodec, list: string, page: { rows: Row[]; hasNextPage: boolean },
-  opts: { after: number; sortKey: (row: Row) => number; node: (row: Row) => Node; totalCount: () => number }) {
+  opts: { after: number; sortKey: (row: Row) => number; node: (row: Row) => Node; totalCount: () => number | Promise<number> }) {
   const rows = page.rows;
   const cursorOf = (i: number) => codec.encode(list, opts.sortKey(rows[i]));
   const nodes = rows.map(opts.node);

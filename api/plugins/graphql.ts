@@ -35,6 +35,8 @@ export interface GraphQLPluginOptions {
   settleTimeoutMs: number;
   /** Serve repeated cacheable queries from the response cache (see response-cache.ts). */
   responseCache: boolean;
+  /** Waits until the read models the resolvers use hold the log up to `position` (default: the ledger's projections). */
+  readModelsAt?: (position: number, timeoutMs: number) => Promise<void>;
 }
 
 const kOp = Symbol('ledger.graphqlOperation');
@@ -66,7 +68,7 @@ export const graphqlPlugin = fp<GraphQLPluginOptions>(async (app, o) => {
   const { ledger, api, metrics } = o;
   const settle = async (position: number) => {
     if (!(position > 0)) return;
-    try { await ledger.projections.waitFor(position, o.settleTimeoutMs); } catch (error) {
+    try { await (o.readModelsAt ?? ((p, t) => ledger.projections.waitFor(p, t)))(position, o.settleTimeoutMs); } catch (error) {
       app.log.warn({ err: error, position }, 'read models did not catch up in time; answering with what they hold');
     }
   };

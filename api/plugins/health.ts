@@ -8,6 +8,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Ledger } from '../../core/ledger.ts';
 import type { ApiMetrics } from './metrics.ts';
+import type { RedisReadModels } from '../../projections/redis/readers.ts';
 
 export interface HealthOptions {
   ledger: Ledger;
@@ -15,6 +16,8 @@ export interface HealthOptions {
   /** Largest projection lag (events) still counted as caught up. */
   maxLag: number;
   isClosing: () => boolean;
+  /** Distributed profile: the shared registers in Redis. While Redis is away the API answers "degraded" (still 200). */
+  redis?: RedisReadModels;
 }
 
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string) => new Promise<T>((resolve, reject) => {
@@ -22,8 +25,8 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string) => new Promise<
   p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
 });
 
-export const healthPlugin: FastifyPluginAsync<HealthOptions> = async (app, { ledger, metrics, maxLag, isClosing }) => {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+export const healthPlugin: FastifyPluginAsync<HealthOptions> = async (app, { ledger, metrics, maxLag, isClosing, redis }) => {
+  app.get('/healthz', async () => (redis && !redis.available ? { status: 'degraded', redis: 'unavailable' } : { status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
     const reasons: string[] = [];
@@ -41,9 +44,21 @@ export const healthPlugin: FastifyPluginAsync<HealthOptions> = async (app, { led
       if (s.lastError) reasons.push(`projection ${s.name} failed: ${s.lastError}`);
       return { name: s.name, position: s.position, lag, caughtUp: s.caughtUp };
     });
+    // Redis away: the instance still answers everything that does not need it, so it stays in rotation, "degraded"
+    const degraded: string[] = [];
+    let redisModels: { name: string; gen: number; position: number; lag: number | null }[] | undefined;
+    if (redis) {
+      try {
+        redisModels = (await withTimeout(redis.statuses(), 2000, 'redis')).map((s) => ({ ...s, lag: head === null ? null : Math.max(0, head - s.position) }));
+        for (const s of redisModels) if (s.lag !== null && s.lag > maxLag) degraded.push(`redis read model ${s.name} lags ${s.lag} events behind`);
+      } catch (error) {
+        degraded.push(`redis: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
     const ready = reasons.length === 0;
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not ready', head, projections, ...(ready ? {} : { reasons }) };
+    const status = !ready ? 'not ready' : degraded.length ? 'degraded' : 'ready';
+    return { status, head, projections, ...(redisModels && { redis: redisModels }), ...(ready ? {} : { reasons }), ...(degraded.length ? { degraded } : {}) };
   });
 
   app.get('/metrics', async (_request, reply) => {

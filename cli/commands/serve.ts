@@ -17,6 +17,9 @@ import { startCommandGateway } from '../../host-agent/gateway.ts';
 import { openBus } from '../../core/bus/open.ts';
 import { startSimAgents } from '../../host-agent/sim-agents.ts';
 import { startScheduler } from '../../layers/components/scheduler/scheduler.ts';
+import { RedisPubSub } from '../../api/pubsub/redis.ts';
+import { RedisReadModels } from '../../projections/redis/readers.ts';
+import { REDIS_PROJECTION_NAMES } from '../../projections/redis/start.ts';
 
 export function register(program: Command): void {
   const cmd = program.command('serve')
@@ -46,7 +49,11 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
     const embeddedRoles = opts.roles !== false && !config.LEDGER_NATS_URL;
     // Distributed profile: `ledger projector` (one leader, fenced) writes <data>/readmodels.sqlite; API instances only
     // read it and wait on its checkpoints for read-your-writes — two writers of one file would fold every event twice.
-    const ledger = await openLedger(config, { projections: projectionsOf(modules), project: config.LEDGER_NATS_URL ? 'follow' : true, relay: embeddedRoles, role: 'serve' });
+    // With LEDGER_REDIS_URL the shared registers (projects, RRegister, CRegister) are read from Redis, where the
+    // projector keeps them, and subscriptions fan out through Redis pub/sub: this instance does not fold those itself.
+    const redisUrl = config.LEDGER_REDIS_URL;
+    const localProjections = projectionsOf(modules).filter((p) => !(redisUrl && REDIS_PROJECTION_NAMES.has(p.name)));
+    const ledger = await openLedger(config, { projections: localProjections, project: config.LEDGER_NATS_URL ? 'follow' : true, relay: embeddedRoles, role: 'serve' });
     const roles: { stop(): Promise<void> }[] = [];
     let app;
     // Resources layer: the demo on a newcomer's first start (empty log, development mode), and its background
@@ -73,8 +80,21 @@ Tokens: \`ledger token issue --operator\` / \`--tenant <userId>\`, sent as "Auth
           roles.push({ stop: () => sims.close() });
         }
       }
+      let shared: { redisReadModels: RedisReadModels; pubsub: RedisPubSub; publishChanges: false } | undefined;
+      if (redisUrl) {
+        if (embeddedRoles) {
+          // one process, Redis profile: this process is also the (only) projector into Redis
+          const { startRedisProjections } = await import('../../projections/redis/start.ts');
+          const projector = await startRedisProjections(ledger.store, redisUrl, { changeFeeds: modules.flatMap((m) => m.changeFeeds ?? []) });
+          roles.push(projector);
+        }
+        shared = { redisReadModels: await RedisReadModels.connect(redisUrl), pubsub: new RedisPubSub(redisUrl), publishChanges: false };
+        const s = shared;
+        roles.push({ stop: async () => { await s.pubsub.close(); await s.redisReadModels.close(); } });
+      }
       app = await buildServer(ledger, {
         modules,
+        ...shared,
         bodyLimit: apiConfig.LEDGER_API_BODY_LIMIT,
         rateLimit: apiConfig.LEDGER_API_RATE_LIMIT === 0 ? false : { max: apiConfig.LEDGER_API_RATE_LIMIT, timeWindowMs: 60_000 },
         readyMaxLag: apiConfig.LEDGER_API_READY_MAX_LAG,

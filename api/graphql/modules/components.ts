@@ -14,6 +14,8 @@ import type { ComponentTypeState } from '../../../layers/components/type/decider
 import { CRegisterReadModel, type ComponentRow } from '../../../projections/cregister-read.ts';
 import { cregisterProjection } from '../../../projections/cregister.ts';
 import { ProjectsReadModel } from '../../../projections/projects-read.ts';
+import type { CRegisterRead, ProjectsRead } from '../../../projections/read-ports.ts';
+import { redisReadModelsOf } from '../../../projections/redis/readers.ts';
 import { requireOperator, requirePrincipal, requireTenant } from '../access.ts';
 import type { ApiContext } from '../context.ts';
 import { ClientError, mutation } from '../errors.ts';
@@ -22,8 +24,9 @@ import { connection, pageArgs, type PageArgs } from '../relay.ts';
 import { visibleProject } from './projects.ts';
 
 const service = perLedger((ledger) => new ComponentsService(ledger));
-const register = perLedger((ledger) => new CRegisterReadModel(ledger.readModels));
-const projects = perLedger((ledger) => new ProjectsReadModel(ledger.readModels));
+// the distributed profile reads the shared registers from Redis (projections/redis/readers.ts), else SQLite
+const register = perLedger((ledger): CRegisterRead => redisReadModelsOf(ledger)?.cregister ?? new CRegisterReadModel(ledger.readModels));
+const projects = perLedger((ledger): ProjectsRead => redisReadModelsOf(ledger)?.projects ?? new ProjectsReadModel(ledger.readModels));
 
 export const COMPONENT_TOPIC = 'componentChanged';
 const up = (v: string) => v.toUpperCase();
@@ -35,11 +38,11 @@ const sizeOut = (s: { cpuCores: number; ramMiB: number; diskGiB: number; cpuMHz?
 export interface ComponentNode { __typename: 'Component'; id: string; row: ComponentRow }
 
 /** The component as the caller may see it: operators any; a tenant its own, or those of projects it is a member of. */
-export function visibleComponent(ctx: ApiContext, componentId: string): ComponentNode | null {
+export async function visibleComponent(ctx: ApiContext, componentId: string): Promise<ComponentNode | null> {
   const p = requirePrincipal(ctx);
-  const row = register(ctx.ledger).component(componentId);
+  const row = await register(ctx.ledger).component(componentId);
   if (!row) return null;
-  if (p.kind === 'tenant' && row.tenantId !== p.userId && !(row.projectId && projects(ctx.ledger).isMember(p.userId, row.projectId))) return null;
+  if (p.kind === 'tenant' && row.tenantId !== p.userId && !(row.projectId && (await projects(ctx.ledger).isMember(p.userId, row.projectId)))) return null;
   return { __typename: 'Component', id: row.componentId, row };
 }
 const node = (row: ComponentRow): ComponentNode => ({ __typename: 'Component', id: row.componentId, row });
@@ -60,7 +63,7 @@ function typeOut(t: ComponentTypeState, ctx: ApiContext) {
 
 const settleAndLoad = async (ctx: ApiContext, position: number, id: string) => {
   await ctx.settle(position);
-  return { component: visibleComponent(ctx, id) };
+  return { component: await visibleComponent(ctx, id) };
 };
 
 /** GraphQL enums → service input (lower-case actions and templates, capitalised access). */
@@ -85,25 +88,25 @@ export const module = defineModule({
   }],
   resolvers: {
     Query: {
-      componentTypes: (_r: unknown, _a: unknown, ctx: ApiContext) => {
+      componentTypes: async (_r: unknown, _a: unknown, ctx: ApiContext) => {
         requirePrincipal(ctx);
-        return register(ctx.ledger).types().filter((t) => t.definition).map((t) => typeOut(t, ctx));
+        return (await register(ctx.ledger).types()).filter((t) => t.definition).map((t) => typeOut(t, ctx));
       },
       component: (_r: unknown, { id }: { id: string }, ctx: ApiContext) => visibleComponent(ctx, id),
-      components: (_r: unknown, args: PageArgs, ctx: ApiContext) => {
+      components: async (_r: unknown, args: PageArgs, ctx: ApiContext) => {
         requireOperator(ctx, 'components');
         const read = register(ctx.ledger);
         const { first, after } = pageArgs(ctx.cursors, 'components', args);
-        return connection(ctx.cursors, 'components', read.components(after, first), { after, sortKey: (r) => r.seq, node, totalCount: () => read.count() });
+        return connection(ctx.cursors, 'components', await read.components(after, first), { after, sortKey: (r) => r.seq, node, totalCount: () => read.count() });
       },
     },
     Project: {
-      components: (project: { id: string }, args: PageArgs & { includeReleased?: boolean | null }, ctx: ApiContext) => {
+      components: async (project: { id: string }, args: PageArgs & { includeReleased?: boolean | null }, ctx: ApiContext) => {
         const read = register(ctx.ledger);
         const list = args.includeReleased ? 'Project.components+released' : 'Project.components';
         const { first, after } = pageArgs(ctx.cursors, list, args);
         const all = args.includeReleased === true;
-        return connection(ctx.cursors, list, read.componentsOf(project.id, after, first, all), { after, sortKey: (r) => r.seq, node, totalCount: () => read.countOf(project.id, all) });
+        return connection(ctx.cursors, list, await read.componentsOf(project.id, after, first, all), { after, sortKey: (r) => r.seq, node, totalCount: () => read.countOf(project.id, all) });
       },
     },
     Component: {
@@ -118,10 +121,10 @@ export const module = defineModule({
       zoneId: (c: ComponentNode) => c.row.zoneId,
       replicaCount: (c: ComponentNode) => c.row.replicas,
       writers: (c: ComponentNode) => c.row.writers,
-      replicas: (c: ComponentNode, _a: unknown, ctx: ApiContext) => {
+      replicas: async (c: ComponentNode, _a: unknown, ctx: ApiContext) => {
         const read = register(ctx.ledger);
         // a Flat instance lives in its type's pool: its replicas are the pool's
-        const rows = read.replicas(c.row.flatPool ?? c.row.componentId);
+        const rows = await read.replicas(c.row.flatPool ?? c.row.componentId);
         return rows.map((r) => ({
           index: r.replica, epoch: r.epoch, state: up(r.state), host: r.hostId, zone: r.zoneId, region: r.regionId, area: r.area,
           notBefore: r.notBefore, lastError: r.lastError,
@@ -176,7 +179,7 @@ export const module = defineModule({
         const out = await svc.defineType(p.actor, definition, { correlationId: ctx.correlationId });
         if (definition.distribution === 'Flat' && !(await svc.type(String(i.name))).pool) await svc.allocateFlatPool(p.actor, String(i.name), {}, { correlationId: ctx.correlationId });
         await ctx.settle(Math.max(out.position, await ctx.ledger.store.headPosition()));
-        const t = register(ctx.ledger).type(String(i.name));
+        const t = await register(ctx.ledger).type(String(i.name));
         return { componentType: t && t.definition ? typeOut(t, ctx) : null };
       }),
     },
@@ -184,15 +187,15 @@ export const module = defineModule({
       componentChanged: {
         subscribe: async (_r: unknown, { projectId }: { projectId: string }, ctx: ApiContext) => {
           requirePrincipal(ctx);
-          if (!visibleProject(ctx, projectId)) throw new ClientError('NOT_FOUND', `project ${projectId} does not exist`);
+          if (!(await visibleProject(ctx, projectId))) throw new ClientError('NOT_FOUND', `project ${projectId} does not exist`);
           const source = await ctx.pubsub.subscribe(COMPONENT_TOPIC);
           const read = register(ctx.ledger);
           const known = new Map<string, string | null>(); // a component's project never changes
-          const projectOf = (componentId: string, depth = 0): string | null => {
+          const projectOf = async (componentId: string, depth = 0): Promise<string | null> => {
             if (known.has(componentId)) return known.get(componentId)!;
-            const row = read.component(componentId);
+            const row = await read.component(componentId);
             if (!row) return null;
-            const p = row.projectId ?? (row.parentId && depth < 3 ? projectOf(row.parentId, depth + 1) : null);
+            const p = row.projectId ?? (row.parentId && depth < 3 ? await projectOf(row.parentId, depth + 1) : null);
             if (known.size > 10_000) known.clear();
             known.set(componentId, p);
             return p;
@@ -200,7 +203,7 @@ export const module = defineModule({
           return (async function* filtered() {
             for await (const payload of source as AsyncIterable<{ componentChanged: { componentId: string; projectId: string | null } } | { componentId: string; projectId: string | null }>) {
               const change = 'componentChanged' in payload ? payload.componentChanged : payload;
-              if ((change.projectId ?? projectOf(change.componentId)) === projectId) yield { componentChanged: change };
+              if ((change.projectId ?? await projectOf(change.componentId).catch(() => null)) === projectId) yield { componentChanged: change };
             }
           })();
         },

@@ -14,6 +14,8 @@ import { freeOf, hostDecider, hostStatus, type HostState } from '../../../layers
 import { InvalidInputError, ResourcesService, type HostAction, type XNodeAction } from '../../../layers/resources/service.ts';
 import { RRegisterReadModel, type HostFilter, type HostRow, type ImageRow, type MoveRow, type NetworkRow, type RContractItemRow, type RContractRow, type RegionRow, type XImageRow, type XNetworkRow, type XNodeRow, type ZoneRow } from '../../../projections/rregister-read.ts';
 import { rregisterProjection } from '../../../projections/rregister.ts';
+import type { MaybePromise, RRegisterRead } from '../../../projections/read-ports.ts';
+import { redisReadModelsOf } from '../../../projections/redis/readers.ts';
 import { requireOperator, requirePrincipal } from '../access.ts';
 import type { ApiContext } from '../context.ts';
 import { mutation } from '../errors.ts';
@@ -21,7 +23,8 @@ import { defineModule, perLedger } from '../module.ts';
 import { connection, pageArgs, type PageArgs } from '../relay.ts';
 
 const service = perLedger((ledger) => new ResourcesService(ledger));
-const register = perLedger((ledger) => new RRegisterReadModel(ledger.readModels));
+// the distributed profile reads the shared registers from Redis (projections/redis/readers.ts), else SQLite
+const register = perLedger((ledger): RRegisterRead => redisReadModelsOf(ledger)?.rregister ?? new RRegisterReadModel(ledger.readModels));
 const read = (ctx: ApiContext) => register(ctx.ledger);
 
 /** Object reads: operators see everything; anyone else gets null, as for an id that does not exist. */
@@ -129,8 +132,8 @@ function operatorMutation(name: string, run: (input: Record<string, any>, ctx: A
 }
 
 /** The host of a slice, from the register (the API addresses slices by their global id alone). */
-function hostOfXNode(ctx: ApiContext, xnodeId: string): string {
-  const x = read(ctx).xnode(xnodeId);
+async function hostOfXNode(ctx: ApiContext, xnodeId: string): Promise<string> {
+  const x = await read(ctx).xnode(xnodeId);
   if (!x) throw new DomainError('XNODE_NOT_FOUND', `slice ${xnodeId} does not exist`, ['xnodeId']);
   return x.hostId;
 }
@@ -152,14 +155,14 @@ function hostFilter(f: Record<string, any> | undefined | null): HostFilter {
 
 // ── the module ─────────────────────────────────────────────────────────────────────────────────────────────────
 
-const listOf = <Row extends { seq: number }>(ctx: ApiContext, list: string, args: PageArgs, page: (after: number, first: number) => { rows: Row[]; hasNextPage: boolean }, node: (r: Row) => Obj, total: () => number) => {
+const listOf = async <Row extends { seq: number }>(ctx: ApiContext, list: string, args: PageArgs, page: (after: number, first: number) => MaybePromise<{ rows: Row[]; hasNextPage: boolean }>, node: (r: Row) => Obj, total: () => MaybePromise<number>) => {
   const { first, after } = pageArgs(ctx.cursors, list, args);
-  return connection(ctx.cursors, list, page(after, first), { after, sortKey: (r) => r.seq, node, totalCount: total });
+  return connection(ctx.cursors, list, await page(after, first), { after, sortKey: (r) => r.seq, node, totalCount: total });
 };
 
-const byId = <Row>(load: (ctx: ApiContext, id: string) => Row | null, node: (r: Row) => Obj) => (ctx: ApiContext, id: string): Obj | null => {
+const byId = <Row>(load: (ctx: ApiContext, id: string) => MaybePromise<Row | null>, node: (r: Row) => Obj) => async (ctx: ApiContext, id: string): Promise<Obj | null> => {
   if (!isOperator(ctx)) return null;
-  const r = load(ctx, id);
+  const r = await load(ctx, id);
   return r ? node(r) : null;
 };
 const region = byId((ctx, id) => read(ctx).region(id), regionNode);
@@ -174,7 +177,7 @@ const rcontract = byId((ctx, id) => read(ctx).rcontract(id), rcontractNode);
 const move = byId((ctx, id) => read(ctx).move(id), moveNode);
 
 /** A parent that must be there (the register applies parents before children); null only for non-operators. */
-const parent = (load: (ctx: ApiContext, id: string) => Obj | null) => (ctx: ApiContext, id: string | null | undefined) => (id ? load(ctx, id) : null);
+const parent = (load: (ctx: ApiContext, id: string) => Promise<Obj | null>) => (ctx: ApiContext, id: string | null | undefined) => (id ? load(ctx, id) : null);
 
 const capacityOf = (ctx: ApiContext, scope: { regionId?: string; zoneId?: string }) => read(ctx).capacity(scope);
 const sameKeys = (r: Resources) => Object.fromEntries(RESOURCE_KEYS.map((k) => [k, r[k]]));
@@ -291,7 +294,7 @@ export const module = defineModule({
     Network: {
       region: (n: Obj, _a: unknown, ctx: ApiContext) => parent(region)(ctx, n.regionId as string),
       zone: (n: Obj, _a: unknown, ctx: ApiContext) => parent(zone)(ctx, n.zoneId as string | null),
-      xnetworks: (n: Obj, _a: unknown, ctx: ApiContext) => read(ctx).xnetworksOf(n.id).map(xnetworkNode),
+      xnetworks: async (n: Obj, _a: unknown, ctx: ApiContext) => (await read(ctx).xnetworksOf(n.id)).map(xnetworkNode),
     },
     XNetwork: {
       network: (x: Obj, _a: unknown, ctx: ApiContext) => parent(network)(ctx, x.networkId as string),
@@ -304,7 +307,7 @@ export const module = defineModule({
       contract: (x: Obj, _a: unknown, ctx: ApiContext) => parent(rcontract)(ctx, x.contractId as string | null),
     },
     RContract: {
-      items: (c: Obj, _a: unknown, ctx: ApiContext) => read(ctx).rcontractItems(c.id).map((i: RContractItemRow) => ({ ...i, kind: up(i.kind), status: up(i.status), contractId: c.id })),
+      items: async (c: Obj, _a: unknown, ctx: ApiContext) => (await read(ctx).rcontractItems(c.id)).map((i: RContractItemRow) => ({ ...i, kind: up(i.kind), status: up(i.status), contractId: c.id })),
     },
     RContractItem: {
       host: (i: RContractItemRow, _a: unknown, ctx: ApiContext) => parent(host)(ctx, i.hostId),
@@ -326,57 +329,57 @@ export const module = defineModule({
       regionRegister: operatorMutation('regionRegister', async ({ id, idempotencyKey, ...rest }, ctx, actor) => {
         const out = await service(ctx.ledger).registerRegion(actor, { ...rest, ...(id !== undefined && { regionId: id }) }, meta(ctx, idempotencyKey));
         await ctx.settle(out.position);
-        return { region: region(ctx, out.id) };
+        return { region: await region(ctx, out.id) };
       }, renameFirst('regionId', 'id')),
       zoneRegister: operatorMutation('zoneRegister', async ({ id, idempotencyKey, ...rest }, ctx, actor) => {
         const out = await service(ctx.ledger).registerZone(actor, { ...rest, ...(id !== undefined && { zoneId: id }) }, meta(ctx, idempotencyKey));
         await ctx.settle(out.position);
-        return { zone: zone(ctx, out.id) };
+        return { zone: await zone(ctx, out.id) };
       }, renameFirst('zoneId', 'id')),
       hostRegister: operatorMutation('hostRegister', async ({ id, idempotencyKey, ...rest }, ctx, actor) => {
         const out = await service(ctx.ledger).registerHost(actor, { ...rest, ...(id !== undefined && { hostId: id }) }, meta(ctx, idempotencyKey));
         await ctx.settle(out.position);
-        return { host: host(ctx, out.id) };
+        return { host: await host(ctx, out.id) };
       }, renameFirst('hostId', 'id')),
       networkRegister: operatorMutation('networkRegister', async ({ id, idempotencyKey, switchSegments, ...rest }, ctx, actor) => {
         const out = await service(ctx.ledger).registerNetwork(actor, {
           ...rest, ...(id !== undefined && { networkId: id }), ...(switchSegments !== undefined && { switchCapacity: { segments: switchSegments } }),
         }, meta(ctx, idempotencyKey));
         await ctx.settle(out.position);
-        return { network: network(ctx, out.id) };
+        return { network: await network(ctx, out.id) };
       }, (f) => (f[0] === 'networkId' ? ['id', ...f.slice(1)] : f[0] === 'switchCapacity' ? ['switchSegments'] : f)),
       imageRegister: operatorMutation('imageRegister', async ({ id, idempotencyKey, kind, format, arch, ...rest }, ctx, actor) => {
         const out = await service(ctx.ledger).registerImage(actor, {
           ...rest, ...(id !== undefined && { imageId: id }), kind: lower(kind), format: lower(format), ...(arch !== undefined && { arch: lower(arch) }),
         }, meta(ctx, idempotencyKey));
         await ctx.settle(out.position);
-        return { image: image(ctx, out.id) };
+        return { image: await image(ctx, out.id) };
       }, renameFirst('imageId', 'id')),
 
       xnodeSlice: operatorMutation('xnodeSlice', async ({ id, idempotencyKey, ...rest }, ctx, actor) => {
         const out = await service(ctx.ledger).sliceXNode(actor, { ...rest, ...(id !== undefined && { xnodeId: id }) }, meta(ctx, idempotencyKey));
         await ctx.settle(out.position);
-        return { xnode: xnode(ctx, out.id) };
+        return { xnode: await xnode(ctx, out.id) };
       }, renameFirst('xnodeId', 'id')),
       xnodePower: operatorMutation('xnodePower', async ({ xnodeId, action, reason }, ctx, actor) => {
-        const hostId = hostOfXNode(ctx, xnodeId);
+        const hostId = await hostOfXNode(ctx, xnodeId);
         const out = await service(ctx.ledger).xnodeAction(actor, POWER[action], { hostId, xnodeId, ...(reason !== undefined && { reason }) }, meta(ctx));
         await ctx.settle(out.position);
-        return { xnode: xnode(ctx, xnodeId) };
+        return { xnode: await xnode(ctx, xnodeId) };
       }, hostIsNoField),
       xnodeRelease: operatorMutation('xnodeRelease', async ({ xnodeId, reason }, ctx, actor) => {
-        const hostId = hostOfXNode(ctx, xnodeId);
+        const hostId = await hostOfXNode(ctx, xnodeId);
         const out = await service(ctx.ledger).xnodeAction(actor, 'ReleaseXNode', { hostId, xnodeId, ...(reason !== undefined && { reason }) }, meta(ctx));
         await ctx.settle(out.position);
-        return { xnode: xnode(ctx, xnodeId) };
+        return { xnode: await xnode(ctx, xnodeId) };
       }, hostIsNoField),
       xnodeMove: operatorMutation('xnodeMove', async ({ id, idempotencyKey, xnodeId, mode, ...rest }, ctx, actor) => {
-        const hostId = hostOfXNode(ctx, xnodeId);
+        const hostId = await hostOfXNode(ctx, xnodeId);
         const out = await service(ctx.ledger).requestMove(actor, {
           ...rest, hostId, xnodeId, ...(mode !== undefined && { mode: lower(mode) }), ...(id !== undefined && { moveId: id }),
         }, meta(ctx, idempotencyKey));
         await ctx.settle(out.position);
-        return { move: move(ctx, out.id) };
+        return { move: await move(ctx, out.id) };
       }, (f) => (f[0] === 'moveId' ? ['id', ...f.slice(1)] : f[0] === 'hostId' ? ['xnodeId'] : f)),
 
       rcontractOpen: operatorMutation('rcontractOpen', async ({ id, idempotencyKey, items, ...rest }, ctx, actor) => {
@@ -394,7 +397,7 @@ export const module = defineModule({
           out = await service(ctx.ledger).openRContract(actor, { ...rest, items: list, ...(id !== undefined && { contractId: id }) }, meta(ctx, idempotencyKey));
         } catch (error) { throw remapFields(error, inItem); }
         await ctx.settle(out.position);
-        return { rcontract: rcontract(ctx, out.id) };
+        return { rcontract: await rcontract(ctx, out.id) };
       }, (f) => {
         if (f[0] === 'contractId') return ['id', ...f.slice(1)];
         return f;
@@ -402,7 +405,7 @@ export const module = defineModule({
       rcontractTerminate: operatorMutation('rcontractTerminate', async ({ rcontractId, reason }, ctx, actor) => {
         const out = await service(ctx.ledger).terminateRContract(actor, { contractId: rcontractId, ...(reason !== undefined && { reason }) }, meta(ctx));
         await ctx.settle(out.position);
-        return { rcontract: rcontract(ctx, rcontractId) };
+        return { rcontract: await rcontract(ctx, rcontractId) };
       }, renameFirst('contractId', 'rcontractId')),
 
       hostDrain: hostMutation('hostDrain', 'DrainHost'),
@@ -417,6 +420,6 @@ function hostMutation(name: string, action: HostAction) {
   return operatorMutation(name, async (input, ctx, actor) => {
     const out = await service(ctx.ledger).hostAction(actor, action, input, meta(ctx));
     await ctx.settle(out.position);
-    return { host: host(ctx, out.id) };
+    return { host: await host(ctx, out.id) };
   });
 }
