@@ -20,17 +20,23 @@ import { ProjectsService } from '../layers/projects/service.ts';
 import { discoverModules } from '../api/graphql/schema.ts';
 import { projectionsOf } from '../api/server.ts';
 import { digestOf, rebuildProjection } from '../projections/runner.ts';
+import { startRedisServer, type RedisServerHandle } from './harness/redis-server.ts';
+import { Redis } from 'ioredis';
+import { REDIS_PROJECTIONS } from '../projections/redis/start.ts';
+import { redisDigest } from '../projections/redis/projector.ts';
+import { RedisLayout } from '../projections/redis/layout.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TTL_MS = 1500;
 
-test('SIGSTOP of the leading projector: the standby takes over, the old one writes nothing, read models stay exact', async () => {
+async function scenario(withRedis: boolean) {
   const nats = await startNatsServer();
+  const redisServer: RedisServerHandle | null = withRedis ? await startRedisServer() : null;
   const dir = mkdtempSync(join(tmpdir(), 'ledger-leases-projector-'));
   const ledger = await openLedger(loadConfig({ LEDGER_DATA_DIR: dir } as NodeJS.ProcessEnv), { project: false });
   const projects = new ProjectsService(ledger);
   const operator = { kind: 'operator' as const, id: 'leases-test' };
-  const env = { LEDGER_NATS_URL: nats.url, LEDGER_DATA_DIR: dir, LEDGER_LEASE_TTL_MS: String(TTL_MS), LEDGER_REDIS_URL: '' };
+  const env = { LEDGER_NATS_URL: nats.url, LEDGER_DATA_DIR: dir, LEDGER_LEASE_TTL_MS: String(TTL_MS), LEDGER_REDIS_URL: redisServer?.url ?? '' };
   const first = startRole('projector', env);
   const second = startRole('projector', env);
   let writing = true;
@@ -128,7 +134,22 @@ test('SIGSTOP of the leading projector: the standby takes over, the old one writ
     assert.not.match(a.since(fromA), /leading with fencing token/, 'the old leader did not lead again');
     assert.ok(n > 20, `${n} users`);
     reader.close();
-    console.log(`  projector takeover after SIGSTOP: ${Math.round(takeoverMs)} ms (LEDGER_LEASE_TTL_MS=${TTL_MS}); ${head} events; fencing tokens ${tokenA} → ${tokenB}`);
+    if (redisServer) {
+      // The Redis registers too: equal to a rebuild at their position, fenced at the new token, fed by b alone.
+      const redis = new Redis(redisServer.url);
+      try {
+        const until = Date.now() + 15_000;
+        while (Date.now() < until && (await redisDigest(redis, REDIS_PROJECTIONS[0])).position < head) await sleep(50);
+        assert.is((await redisDigest(redis, REDIS_PROJECTIONS[0])).position, head, 'the Redis projects register caught up');
+        for (const p of REDIS_PROJECTIONS) {
+          const live = await redisDigest(redis, p);
+          const rebuilt = await rebuildProjection(ledger.store, p, { until: live.position });
+          assert.is(live.digest, rebuilt.digest, `redis ${p.name} at ${live.position} equals a rebuild from zero`);
+          assert.is(Number(await redis.hget(new RedisLayout(p.name).meta, 'fence')), Number(tokenB), `redis ${p.name} fenced at the new token`);
+        }
+      } finally { redis.disconnect(); }
+    }
+    console.log(`  projector${withRedis ? ' (SQLite + Redis)' : ''} takeover after SIGSTOP: ${Math.round(takeoverMs)} ms (LEDGER_LEASE_TTL_MS=${TTL_MS}); ${head} events; fencing tokens ${tokenA} → ${tokenB}`);
 
     assert.is(await a.stop(), 0, a.output());
     assert.is(await b.stop(), 0, b.output());
@@ -139,8 +160,12 @@ test('SIGSTOP of the leading projector: the standby takes over, the old one writ
     await second.stop(2000);
     await ledger.close();
     await nats.stop();
+    await redisServer?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
+
+test('SIGSTOP of the leading projector: the standby takes over, the old one writes nothing, read models stay exact', () => scenario(false));
+test('the same with the shared registers in Redis (LEDGER_REDIS_URL): fenced there too', () => scenario(true));
 
 test.run();
