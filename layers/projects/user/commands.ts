@@ -1,23 +1,25 @@
 import { z } from 'zod';
 import { defineCommand } from '../../../schema/registry.ts';
 import '../categories.ts';
-import { Name, Reason, UserId } from '../ids.ts';
+import { UserCreated, UserReactivated, UserRenamed, UserSuspended } from './events.ts';
+
+// Each command carries the data of the event it leads to (less what the decider adds): the events' field lists lead.
 
 export const CreateUser = defineCommand({
   type: 'CreateUser', category: 'User', description: 'Create a user (operator only).',
-  schema: z.object({ userId: UserId, name: Name }).strict(),
+  schema: UserCreated,
 });
 export const RenameUser = defineCommand({
   type: 'RenameUser', category: 'User', description: 'Rename a user (operator only).',
-  schema: z.object({ userId: UserId, name: Name }).strict(),
+  schema: UserRenamed.omit({ previousName: true }),
 });
 export const SuspendUser = defineCommand({
   type: 'SuspendUser', category: 'User', description: 'Suspend a user (operator only): the user keeps read access and can change nothing.',
-  schema: z.object({ userId: UserId, reason: Reason.optional() }).strict(),
+  schema: UserSuspended,
 });
 export const ReactivateUser = defineCommand({
   type: 'ReactivateUser', category: 'User', description: 'Reactivate a suspended user (operator only).',
-  schema: z.object({ userId: UserId }).strict(),
+  schema: UserReactivated,
 });
 
 export type UserCommand =
