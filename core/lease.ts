@@ -173,7 +173,8 @@ export async function acquireLease(kv: KV, options: LeaseOptions): Promise<Lease
         }
       }
     } catch (error) {
-      if (!isWrongRevision(error)) log(`lease ${name}: cannot reach the lease bucket: ${message(error)}`);
+      const problem = `lease ${name}: cannot reach the lease bucket: ${message(error)}`;
+      if (!isWrongRevision(error) && problem !== reported) { reported = problem; log(problem); } // once per kind of problem
       // else: another contender won the race; observe its entry on the next round
     }
     if (revision !== null) return holdLease(kv, { name, key, holder, ttlMs, marginMs, clock, log, value, revision, sentAt });
