@@ -75,6 +75,19 @@ export const graphqlPlugin = fp<GraphQLPluginOptions>(async (app, o) => {
   const shared = { ledger, cursors: o.cursors, nodes: api.nodeTypes, settle };
   const contextOf = (request: { principal: Principal | null; id: string; log: ApiContext['log'] }) =>
     ({ ...shared, principal: request.principal ?? null, correlationId: request.id, log: request.log });
+  // An HTTP request's context, with every property mercurius adds to it declared up front (it assigns about fifteen:
+  // reply, app, pubsub, the hook lists…; all overwritten before execution). Added one by one they sent each context
+  // through a chain of hidden-class transitions into a slow dictionary object: the largest single item of the
+  // uncached tenant query's profile after GC. Subscriptions keep contextOf: their context is built differently.
+  const httpContextOf = (request: { principal: Principal | null; id: string; log: ApiContext['log'] }) => ({
+    ledger, cursors: o.cursors, nodes: api.nodeTypes, settle,
+    principal: request.principal ?? null, correlationId: request.id, log: request.log,
+    reply: null, app: null, pubsub: null, __currentQuery: null, errors: null,
+    preParsing: null, preValidation: null, preExecution: null, onResolution: null, preSubscriptionParsing: null,
+    preSubscriptionExecution: null, onSubscriptionResolution: null, onSubscriptionEnd: null,
+    onSubscriptionConnectionClose: null, onSubscriptionConnectionError: null,
+    [kOp]: null as OpRecord | null,
+  });
 
   await app.register(mercurius, {
     schema: api.typeDefs,
@@ -86,7 +99,7 @@ export const graphqlPlugin = fp<GraphQLPluginOptions>(async (app, o) => {
     validationRules: limitRules(o.limits),
     graphql: { parseOptions: { maxTokens: o.limits.maxTokens } },
     errorFormatter: createErrorFormatter({ production: o.production, onError: (code) => metrics.graphqlErrors.inc({ code }) }) as any,
-    context: (request) => contextOf(request),
+    context: (request) => httpContextOf(request),
     subscription: {
       pubsub: mercuriusPubSub(o.pubsub, {
         onSubscribe: () => metrics.subscriptions.inc(),
