@@ -16,7 +16,7 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './stats.ts';
@@ -75,6 +75,7 @@ export async function run(opts: GraphqlBenchOptions = {}): Promise<BenchResult> 
   const connections = opts.connections ?? 50;
   const seconds = opts.seconds ?? (opts.quick ? 3 : 8);
   const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
+  const loadAtStart = Math.round(loadavg()[0]! * 100) / 100;
   const dir = mkdtempSync(join(tmpdir(), 'ledger-bench-graphql-'));
   const procs: ChildProcess[] = [];
   try {
@@ -124,6 +125,8 @@ export async function run(opts: GraphqlBenchOptions = {}): Promise<BenchResult> 
     const result = {
       scenario: 'graphql',
       connections, secondsPerRound: seconds, rounds,
+      /** The host's 1-minute load average (other processes share the cores: read the CPU figures then). */
+      loadAvg1: { atStart: loadAtStart, atEnd: Math.round(loadavg()[0]! * 100) / 100 }, cpus: cpus().length,
       bareRps: b.rps, bareP50Ms: b.p50Ms, bareP99Ms: b.p99Ms,
       apiRps: a.rps, apiP50Ms: a.p50Ms, apiP99Ms: a.p99Ms,
       bareCpuUsPerRequest: b.cpuUs, apiCpuUsPerRequest: a.cpuUs,
