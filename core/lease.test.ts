@@ -7,8 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import Database from 'better-sqlite3';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { spawn } from 'node:child_process';
 import {
-  acquireLease, isValidAt, LeaseLostError, mayTakeOver, observe, openLeaseBucket, parseLeaseValue, runWhileLeader, validUntil,
+  acquireLease, holderIsGone, isValidAt, LeaseLostError, mayTakeOver, observe, openLeaseBucket, parseLeaseValue, runWhileLeader, validUntil,
   type Lease,
 } from './lease.ts';
 import { fenceAdmits, FencedError, KvCheckpointStore, openCheckpointBucket, SqliteFence } from './fence.ts';
@@ -49,6 +50,17 @@ test('a holder\'s validity ends before any contender may take over (renewal sent
 test('an unreadable lease value counts as held for the default TTL', () => {
   assert.equal(parseLeaseValue('not json', 5000), { holder: '?', ttlMs: 5000, acquiredAt: '?' });
   assert.equal(parseLeaseValue(JSON.stringify({ holder: 'a', ttlMs: 700, acquiredAt: 'x' }), 5000).ttlMs, 700);
+});
+
+test('holderIsGone: only a holder of this boot and pid namespace whose pid no longer exists', () => {
+  const none = () => false;
+  const all = () => true;
+  assert.is(holderIsGone({ node: 'boot/pid:[1]', pid: 42 }, 'boot/pid:[1]', none), true);
+  assert.is(holderIsGone({ node: 'boot/pid:[1]', pid: 42 }, 'boot/pid:[1]', all), false);   // alive (or pid reused): wait
+  assert.is(holderIsGone({ node: 'boot/pid:[2]', pid: 42 }, 'boot/pid:[1]', none), false);  // another container
+  assert.is(holderIsGone({ node: 'other/pid:[1]', pid: 42 }, 'boot/pid:[1]', none), false); // another machine or boot
+  assert.is(holderIsGone({}, 'boot/pid:[1]', none), false);                                 // says nothing: wait
+  assert.is(holderIsGone({ node: 'boot/pid:[1]', pid: 42 }, null, none), false);             // we cannot tell
 });
 
 test('fenceAdmits: equal or newer tokens write, older ones do not', () => {
@@ -150,6 +162,32 @@ test('fencing: a holder that still believes it leads (frozen clock, cut off from
   assert.equal(db.prepare('SELECT v FROM applied').pluck().all(), ['a1', 'b1']);
   await b.release();
   db.close();
+});
+
+test('a holder SIGKILLed on this machine is taken over at once, not after its TTL', async () => {
+  const ttlMs = 10_000;
+  const script = `import { connect } from '@nats-io/transport-node';
+    import { acquireLease, openLeaseBucket } from './core/lease.ts';
+    const kv = await openLeaseBucket(await connect({ servers: ${JSON.stringify(nats.url)} }));
+    const lease = await acquireLease(kv, { name: 'killed', holder: 'child', ttlMs: ${ttlMs} });
+    console.log('token ' + lease.token);
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  const deadline = Date.now() + 30_000;
+  while (!/token \d+/.test(out) && Date.now() < deadline) await sleep(20);
+  assert.match(out, /token \d+/);
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await gone;
+  const kv = await openLeaseBucket(await conn());
+  const started = performance.now();
+  const lease = await acquireLease(kv, { name: 'killed', holder: 'successor', ttlMs: 1000, pollMs: 20 });
+  const took = performance.now() - started;
+  assert.ok(took < ttlMs / 4, `took over in ${took} ms, the dead holder's TTL was ${ttlMs} ms`);
+  assert.ok(lease.token > Number(/token (\d+)/.exec(out)![1]));
+  await lease.release();
 });
 
 test('runWhileLeader: the role runs only while leading, stops when fenced, and a standby takes over', async () => {

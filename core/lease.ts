@@ -21,6 +21,7 @@ import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { hostname } from 'node:os';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 
@@ -32,6 +33,9 @@ export const LeaseValue = z.object({
   holder: z.string().min(1),
   ttlMs: z.number().int().positive(),
   acquiredAt: z.string(),
+  /** Where the holder runs: boot id and pid namespace (Linux), so a process on the same machine can check its pid. */
+  node: z.string().optional(),
+  pid: z.number().int().positive().optional(),
 });
 export type LeaseValue = z.infer<typeof LeaseValue>;
 
@@ -58,6 +62,26 @@ export function validUntil(sentAt: number, ttlMs: number, marginMs: number): num
 /** Is a lease valid at `now`? Strictly before its end: at the end a contender may already be taking over. */
 export function isValidAt(now: number, until: number): boolean {
   return now < until;
+}
+
+/**
+ * Is the holder surely dead? Only when it ran in this very kernel boot and pid namespace and its pid is gone: then
+ * it can never write again, and a standby need not wait out its TTL (a restart after SIGKILL recovers at once).
+ * Anything else (another machine, another container, a pid that exists — even if reused) waits out the TTL.
+ */
+export function holderIsGone(value: Pick<LeaseValue, 'node' | 'pid'>, ourNode: string | null, pidExists: (pid: number) => boolean): boolean {
+  return !!ourNode && value.node === ourNode && value.pid !== undefined && !pidExists(value.pid);
+}
+
+/** This process's boot id and pid namespace, or null where they cannot be read (not Linux). */
+export function localNode(): string | null {
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch { return null; }
+}
+
+export function pidExists(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (error) { return (error as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /** Unreadable or foreign values count as held for the default TTL (never take over faster than the protocol allows). */
@@ -148,7 +172,8 @@ export async function acquireLease(kv: KV, options: LeaseOptions): Promise<Lease
   if (ttlMs <= 3 * marginMs) throw new Error(`lease ${name}: ttl ${ttlMs} ms is too short for a margin of ${marginMs} ms`);
   const clock = options.clock ?? (() => performance.now());
   const log = options.log ?? (() => {});
-  const value = () => JSON.stringify({ holder, ttlMs, acquiredAt: new Date().toISOString() } satisfies LeaseValue);
+  const node = localNode();
+  const value = () => JSON.stringify({ holder, ttlMs, acquiredAt: new Date().toISOString(), ...(node && { node, pid: process.pid }) } satisfies LeaseValue);
 
   let observed: Observation | null = null;
   let reported = '';
@@ -164,7 +189,10 @@ export async function acquireLease(kv: KV, options: LeaseOptions): Promise<Lease
       } else {
         const current = parseLeaseValue(live.value, ttlMs);
         observed = observe(observed, { revision: live.revision, ttlMs: current.ttlMs }, clock());
-        if (mayTakeOver(observed!, clock(), marginMs)) {
+        if (holderIsGone(current, node, pidExists)) {
+          revision = await kv.update(key, value(), live.revision);
+          log(`lease ${name}: took over from ${current.holder}: its process ${current.pid} is gone from this machine`);
+        } else if (mayTakeOver(observed!, clock(), marginMs)) {
           revision = await kv.update(key, value(), live.revision);
           log(`lease ${name}: took over from ${current.holder} (silent for ${Math.round(clock() - observed!.since)} ms)`);
         } else if (reported !== current.holder) {
@@ -212,7 +240,7 @@ function holdLease(kv: KV, s: {
   // Expiry is checked on a timer too, so a process that wakes from a pause learns it at once, before doing anything else.
   const armExpiry = () => {
     clearTimeout(expiry);
-    expiry = setTimeout(() => isValid(), Math.max(0, until - s.clock()) + 1);
+    expiry = setTimeout(() => { if (isValid()) armExpiry(); }, Math.max(0, until - s.clock()) + 1);
   };
   const renew = async () => {
     if (!isValid() || released) return;
