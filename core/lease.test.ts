@@ -160,6 +160,7 @@ test('fencing: a holder that still believes it leads (frozen clock, cut off from
   assert.is(await bCheckpoints.load('relay'), 12, 'no regression of the checkpoint');
   assert.is(await bCheckpoints.token('relay'), b.token);
   assert.equal(db.prepare('SELECT v FROM applied').pluck().all(), ['a1', 'b1']);
+  await a.release(); // its renewals would go on failing forever (frozen clock): stop them
   await b.release();
   db.close();
 });
