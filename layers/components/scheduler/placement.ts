@@ -96,6 +96,10 @@ export class Planner {
   private pools = new Map<string, Pool>();
   /** type|region → zone ids; type|zone → area pools; type → region ids */
   private children = new Map<string, string[]>();
+  /** Domain pools per request scope (types, access, region, zone): built once per topology, read by every plan. */
+  private scopes = new Map<string, Map<string, Pool[]>>();
+  /** Area → its path components (Zone access compares paths for every candidate area). */
+  private paths = new Map<string, string[]>();
 
   constructor(readonly fleet: Fleet, options: PlannerOptions = {}) {
     this.policy = options.policy ?? 'binpack';
@@ -109,6 +113,7 @@ export class Planner {
     if (this.built === this.fleet.topology) return;
     this.pools = new Map();
     this.children = new Map();
+    this.scopes = new Map();
     for (const h of this.fleet.hosts) h.memberships = [];
     const sorted = [...this.fleet.hosts].sort((a, b) => (a.regionId < b.regionId ? -1 : a.regionId > b.regionId ? 1 : a.zoneId < b.zoneId ? -1 : a.zoneId > b.zoneId ? 1 : a.area < b.area ? -1 : a.area > b.area ? 1 : a.hostId < b.hostId ? -1 : 1));
     const child = (key: string, value: string) => {
@@ -131,9 +136,13 @@ export class Planner {
   }
 
   /** The domain pools of a request's scope: [domain, pools of that domain (one per host type)]. */
-  private domainPools(req: Pick<PlacementRequest, 'hostTypes' | 'access' | 'regionId' | 'zoneId'>): Map<string, Pool[]> {
+  private domainPools(req: Pick<PlacementRequest, 'hostTypes' | 'access' | 'regionId' | 'zoneId'>): ReadonlyMap<string, Pool[]> {
     this.index();
+    const scopeKey = `${req.hostTypes.join(',')}|${req.access}|${req.regionId ?? ''}|${req.zoneId ?? ''}`;
+    const known = this.scopes.get(scopeKey);
+    if (known) return known;
     const out = new Map<string, Pool[]>();
+    this.scopes.set(scopeKey, out);
     const add = (domain: string, key: string) => {
       const p = this.pools.get(key);
       if (!p) return;
@@ -181,12 +190,14 @@ export class Planner {
         return false;
       });
       if (req.access === 'Zone' && taken.length > 0) {
-        const usedPaths = taken.map((p) => p.area.split('/'));
+        const usedPaths = taken.map((p) => this.pathOf(p.area));
         const byTier = new Map<number, string[]>();
         for (const d of eligible) {
-          const path = d.split('/');
-          const dist = Math.min(...usedPaths.map((u) => areaDistance(path, u)));
-          byTier.set(dist, [...(byTier.get(dist) ?? []), d]);
+          const path = this.pathOf(d);
+          let dist = Infinity;
+          for (const u of usedPaths) dist = Math.min(dist, areaDistance(path, u));
+          const tier = byTier.get(dist);
+          if (tier) tier.push(d); else byTier.set(dist, [d]);
         }
         tiers = [...byTier.entries()].sort((a, b) => b[0] - a[0]).map(([, ds]) => ds);
       } else tiers = [eligible];
@@ -230,6 +241,12 @@ export class Planner {
     // the caller reserves for real (fleet.reserve) once the plan is accepted
     for (const c of choices) c.host.reserved = subInPlace(c.host.reserved, req.size);
     return { ok: true, choices, reasons: reasonsOf() };
+  }
+
+  private pathOf(area: string): string[] {
+    let path = this.paths.get(area);
+    if (!path) { path = area.split('/'); this.paths.set(area, path); }
+    return path;
   }
 
   /** Scores up to `sample` feasible hosts of one pool. */
