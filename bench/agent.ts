@@ -70,6 +70,13 @@ function phases(tl: Map<string, Timeline>) {
     reportMs: step((t) => t.recorded - t.started),
     seenMs: step((t) => t.seen - t.recorded),
     totalMs: step((t) => t.seen - t.sent),
+    // from one container's report recorded to the agent calling the driver for the next one already waiting
+    betweenMs: Math.round(median(all.sort((a, b) => a.received! - b.received!).flatMap((t, i, xs) => {
+      const prev = xs[i - 1];
+      return prev && t.appended! < prev.recorded! && t.received! > prev.recorded! ? [t.received! - prev.recorded!] : [];
+    })) * 100) / 100,
+    /** Σ (report recorded − driver called): the time the agent was working on containers, out of the timed total. */
+    busySumMs: Math.round(all.reduce((sum, t) => sum + (t.recorded! - t.received!), 0)),
   };
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
