@@ -20,6 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { issueToken } from '../api/auth/tokens.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
 import { startRedisServer, type RedisServerHandle } from './harness/redis-server.ts';
@@ -59,6 +60,24 @@ test('redis-server lost mid-storm: the API stays up (degraded), the registers ar
   const userId: string = user.body.data.userCreate.user.id;
   const tenant = await issueToken(secret, { kind: 'tenant', userId });
 
+  /** What Redis and the log hold (for failure messages). */
+  const redisState = async () => {
+    const r = new Redis(redis!.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await r.connect();
+      const show = async (k: string) => {
+        const t = await r.type(k);
+        const v = t === 'string' ? await r.get(k) : t === 'hash' ? (k.includes(':t:') ? `${await r.hlen(k)} rows` : JSON.stringify(await r.hgetall(k))) : t === 'zset' ? `${await r.zcard(k)} members` : t;
+        return `${k}=${v}`;
+      };
+      const keys = (await r.keys('ledger:rm:projects:*')).filter((k) => !k.includes(':i:') && !k.includes(':s:')).sort();
+      const meta = keys.length ? (await Promise.all(keys.map(show))).join('; ') : '(no projects keys)';
+      const db = new Database(join(dir, 'events.sqlite'), { readonly: true });
+      const head = (db.prepare('SELECT max(position) AS p FROM events').get() as { p: number }).p;
+      db.close();
+      return `log head ${head}; redis: ${meta}`;
+    } catch (error) { return `redis state unknown: ${error}`; } finally { r.disconnect(); }
+  };
   const acked = new Map<string, string>();
   const unanswered = new Set<string>();
   const changedId: string[] = [];
@@ -115,7 +134,7 @@ test('redis-server lost mid-storm: the API stays up (degraded), the registers ar
   await until('every mutation answered once Redis is back', async () => {
     for (const key of [...unanswered]) await send(key, urls[0]);
     return unanswered.size === 0;
-  }, 30_000, 500).catch((e) => { throw new Error(`${e.message}: ${unanswered.size} left; last answer ${lastRefusal}\n--- projector:\n${procs[0].output().slice(-2500)}\n--- api:\n${apis[0].output().slice(-1500)}`); });
+  }, 30_000, 500).catch(async (e) => { throw new Error(`${e.message}: ${unanswered.size} left; last answer ${lastRefusal}\n${await redisState()}\n--- projector:\n${procs[0].output().slice(-2500)}`); });
   for (const key of [...acked.keys()].slice(-10)) await send(key, urls[1]);
 
   const list = async (url: string) => {

@@ -290,7 +290,12 @@ export class RedisProjector {
       if (this.stopped || this.fenced) return;
       const fresh = new Run(run.gen, run.building, this.o.projection);
       fresh.position = await fresh.load(this.redis, this.layout);
-      if (this.live === run) this.live = fresh;
+      if (this.live === run) {
+        this.live = fresh;
+        // A Redis that lost its data (restarted without persistence) lost the pointer to the live generation too:
+        // point readers at it again, or they would read nothing while it is refolded from the log (chaos test).
+        if (!(await this.redis.hget(this.layout.meta, 'gen'))) await this.redis.rmSwap(this.layout.meta, this.token(), fresh.gen);
+      }
       if (this.building === run) this.building = fresh;
       this.follow(fresh);
     })().catch((error) => this.failed(error)).finally(() => { this.restarting = null; });
