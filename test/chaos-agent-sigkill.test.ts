@@ -16,7 +16,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../core/config.ts';
@@ -147,6 +147,24 @@ test('SIGKILL of the agent running a cloud host: it fails over, never two runnin
     const s = await slot(id);
     if (s.placement!.hostId !== victim) assert.is(s.epoch, 1, `${id} on a healthy host was not touched`);
   }
+
+  // The dead host comes back (its agent restarted on the same state): the old incarnation, fenced meanwhile, must not
+  // run again. The sim driver's state file is this simulated host's reality.
+  const restartedAt = Date.now();
+  const again = await agents.get(victim)!.restart();
+  procs.push(again);
+  const oldX = before.placement!.xnodeId;
+  const simState = () => {
+    try { return (JSON.parse(readFileSync(join(dir, 'agents', victim, 'sim-driver.json'), 'utf8')) as { slices: { spec: { id: string }; state: string }[] }).slices.find((x) => x.spec.id === oldX)?.state ?? 'absent'; } catch { return 'unreadable'; }
+  };
+  await until('the restarted agent has stopped or removed the fenced incarnation', () => !['running', 'unreadable'].includes(simState()), 20_000, 50)
+    .catch((e) => { throw new Error(`${e.message}: ${simState()}\n--- agent:\n${again.output().slice(-2000)}`); });
+  const settledIn = (Date.now() - restartedAt) / 1000;
+  await until('the host is reachable again', async () => (await readAllEvents(ledger!.store, ['Host'])).some((e) => e.streamId === `Host-${victim}` && e.type === 'HostStatusChanged' && (e.data as { reachable: boolean }).reachable && Date.parse(e.metadata.occurredAt) > restartedAt), 20_000, 100);
+  const final = observeAtMostOneRunning(await readAllEvents(ledger.store, ['Host']), AGENT_LEASE_MS);
+  console.log(`  agent of ${victim} restarted: the fenced incarnation ${oldX} is ${simState()} ${settledIn.toFixed(1)} s after the restart (the sim driver's state file, written before the kill, said running until the agent caught up); violations over the whole log ${final.violations.length}`);
+  assert.equal(final.violations, [], 'still never two possibly-running instances, after the dead host came back');
+  assert.is((await slot('c_vm0')).placement!.hostId, after.placement!.hostId, 'the replacement keeps running where it is');
 });
 
 test.run();
