@@ -9,7 +9,8 @@
  * (VM, CM, BM); a tenant creates a project on one instance and requests a cloud host on the other; the cloud host
  * runs as a libvirt domain and both instances show it RUNNING on its host; the operator slices a container on the CM
  * host (runc runs it) and a bare-metal node on the BM host (the BMC powers the machine on), each seen RUNNING from
- * the other instance; the tenant's component is in the log once, and every stream's chain verifies.
+ * the other instance; a subscriber on the first instance sees the component requested on the second reach RUNNING
+ * (fan-out over Redis pub/sub); the tenant's component is in the log once, and every stream's chain verifies.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -30,6 +31,7 @@ import { startRedisServer, type RedisServerHandle } from './harness/redis-server
 import { writeTestNode, type TestNode } from './harness/libvirt-node.ts';
 import { startIpmiSim, type IpmiSim } from './harness/ipmi-sim.ts';
 import { gql as request, startRole, until, type RoleProcess } from './harness/roles.ts';
+import { GraphQLWsClient } from './harness/api-ws.ts';
 
 const guard = setTimeout(() => { console.error('distributed-e2e.test.ts: over 150 s, aborting'); process.exit(1); }, 150_000);
 guard.unref();
@@ -112,6 +114,12 @@ test('two API instances, two schedulers, projector, relay, libvirt + oci + ipmi 
   const tenant = await issueToken(secret, { kind: 'tenant', userId: user.userCreate.user.id });
   const project = await gql(url1, 'mutation { projectCreate(input: { name: "e2e project", idempotencyKey: "e2e-p" }) { project { id } userErrors { code message } } }', {}, tenant);
   const projectId: string = project.projectCreate.project.id;
+  // a subscriber on API 1 watches the project; the request goes through API 2 (fan-out over Redis pub/sub)
+  const ws = await GraphQLWsClient.open(url1.replace('http://', 'ws://'));
+  const ack = await ws.init({ authorization: `Bearer ${tenant}` });
+  assert.is(ack.type, 'connection_ack', JSON.stringify(ack));
+  ws.subscribe('changes', 'subscription($p: ID!) { componentChanged(projectId: $p) { componentId eventType component { state replicas { state host } } } }', { p: projectId });
+  await new Promise((r) => setTimeout(r, 300));
   const requestedAt = Date.now();
   const requested = await gql(url2, 'mutation($p: ID!) { componentRequest(input: { projectId: $p, type: "cloud-host", size: { cpuCores: 1, ramMiB: 512, diskGiB: 1 }, access: ZONE, regionId: "r_e2e", zoneId: "z_e2e", idempotencyKey: "e2e-vm" }) { component { id state } userErrors { field code message } } }', { p: projectId }, tenant);
   const componentId: string = requested.componentRequest.component.id;
@@ -130,6 +138,19 @@ test('two API instances, two schedulers, projector, relay, libvirt + oci + ipmi 
     throw new Error(`${e.message}: ${JSON.stringify(await components(url1).catch((x) => String(x)))} / ${JSON.stringify(await components(url2).catch((x) => String(x)))}\n--- libvirt agent:\n${agents[0].output().slice(-2500)}\n--- scheduler:\n${procs[4].output().slice(-1500)}\n--- api2:\n${api2.output().slice(-1500)}`);
   });
   const cloudHostRunning = (Date.now() - requestedAt) / 1000;
+  // the subscriber on API 1 saw the component made on API 2 reach RUNNING
+  const seen: string[] = [];
+  try {
+    for (;;) {
+      const m = await ws.next((x) => x.id === 'changes', 20_000);
+      assert.is(m.type, 'next', JSON.stringify(m));
+      const change = m.payload.data.componentChanged;
+      assert.is(change.componentId, componentId);
+      seen.push(change.eventType);
+      if (change.component?.replicas?.[0]?.state === 'RUNNING') break;
+    }
+  } finally { ws.close(); }
+  console.log(`  the subscriber on API 1 saw ${seen.length} changes of the component requested on API 2: ${seen.join(', ')}`);
   // (the domain itself lives in the agent's virsh session: a fresh connection to libvirt's test driver starts from the
   // node file, so it cannot be listed from here; the RUNNING state is the libvirt agent's report)
 
