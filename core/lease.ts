@@ -312,6 +312,9 @@ const aborted = (signal: AbortSignal) => new Promise<unknown>((resolve) => {
 export async function runWhileLeader(kv: KV, options: LeaseOptions & { signal: AbortSignal }, start: (lease: Lease) => Promise<LeaderRole>): Promise<void> {
   const log = options.log ?? (() => {});
   const shutdown = options.signal;
+  const shuttingDown = aborted(shutdown);
+  // After losing the lease or being fenced off, let a standby have it before contending again.
+  const backOffMs = Math.max(1_000, 2 * (options.pollMs ?? 500));
   while (!shutdown.aborted) {
     let lease: Lease;
     try { lease = await acquireLease(kv, options); } catch (error) {
@@ -326,12 +329,14 @@ export async function runWhileLeader(kv: KV, options: LeaseOptions & { signal: A
       // lease back and contend again after a pause, rather than exit.
       await lease.release();
       log(`lease ${lease.name}: could not start as leader (standing by): ${message(error)}`);
-      await sleep(1_000, shutdown);
+      await sleep(backOffMs, shutdown);
       continue;
     }
-    const why = await Promise.race([aborted(lease.signal), aborted(shutdown), role.failed ?? new Promise(() => {})]);
+    const why = await Promise.race([aborted(lease.signal), shuttingDown, role.failed ?? new Promise(() => {})]);
     await role.stop().catch((e) => log(`lease ${lease.name}: stopping the role: ${message(e)}`));
     await lease.release();
-    if (!shutdown.aborted) log(`lease ${lease.name}: no longer leader (${message(why)}); standing by`);
+    if (shutdown.aborted) return;
+    log(`lease ${lease.name}: no longer leader (${message(why)}); standing by`);
+    await sleep(backOffMs, shutdown);
   }
 }
