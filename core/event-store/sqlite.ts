@@ -214,12 +214,11 @@ function prepareEvent(e: NewEvent, recordedAt: string): PreparedEvent {
 export const decodeRow = (row: Row): StoredEvent => decode(row.position, row.stream, row.revision, row.type, row.body, row.hash);
 
 function decode(position: number, streamId: string, revision: number, type: string, bodyText: string, hash: string): StoredEvent {
-  // The body is canonical JSON whose last member is `metadata`; splicing the hash into the text lets the parser
-  // build the final object shape at once (adding a property afterwards costs a third of a replay).
-  const spliced = hash.length === 64 && bodyText.endsWith('}}');
-  const body = JSON.parse(spliced ? `${bodyText.slice(0, -2)},"hash":"${hash}"}}` : bodyText) as { data: unknown; metadata: EventMetadata };
+  // Parse the stored text as it is and add the hash to the parsed metadata. (Splicing the hash into the text first
+  // builds and flattens a copy of every body: measured ~15 % slower per replayed event on Node 20.)
+  const body = JSON.parse(bodyText) as { data: unknown; metadata: EventMetadata };
   const metadata = body.metadata;
-  if (!spliced) metadata.hash = hash;
+  metadata.hash = hash;
   let data = body.data;
   if (needsUpcast(type, metadata.version)) {
     const up = upcast(type, metadata.version, data);
