@@ -134,7 +134,7 @@ function ffdHostsUsed(specs: HostSpec[], contracts: Contract[]): { hostsUsed: nu
   return { hostsUsed: used.filter((u) => u.cpuCores > 0).length, unplaced };
 }
 
-const SEMI_SPACE_MB = 64;
+const SEMI_SPACE_MB = 128;
 const envInt = (name: string) => { const v = Number(process.env[name]); return Number.isInteger(v) && v > 0 ? v : undefined; };
 
 /** Runs the measurement in a child process with a young generation sized at start (it cannot be resized later). */
@@ -161,7 +161,7 @@ export async function measure(opts: BenchOptions): Promise<BenchResult> {
   // sizes: --quick, or LEDGER_BENCH_PLACEMENT_HOSTS / LEDGER_BENCH_PLACEMENT_REPLICAS to measure other points
   const hostsN = envInt('LEDGER_BENCH_PLACEMENT_HOSTS') ?? (opts.quick ? 1_000 : 10_000);
   const replicasN = envInt('LEDGER_BENCH_PLACEMENT_REPLICAS') ?? (opts.quick ? 100_000 : 1_000_000);
-  const inFlight = envInt('LEDGER_BENCH_PLACEMENT_IN_FLIGHT') ?? 512;
+  const inFlight = envInt('LEDGER_BENCH_PLACEMENT_IN_FLIGHT') ?? 1024;
   return withTempDir('ledger-bench-placement-', async (dir) => {
     const store = new SqliteEventStore({ path: join(dir, 'events.sqlite') });
     // a 2.5 GB log with a random-order (stream, revision) index: give SQLite a page cache that holds the hot part
