@@ -1,5 +1,5 @@
 /**
- * The distributed profile end to end, every role its own process, configured by environment only, on loopback:
+ * The distributed profile end to end, every role its own process, configured by environment only (no flags), on loopback:
  * real nats-server (JetStream) and redis-server; `ledger relay`, `ledger projector`, two `ledger serve`, two
  * `ledger scheduler`; and three host agents, one per driver — libvirt (libvirt's test:/// driver), oci (runc with a
  * busybox rootfs) and ipmi (OpenIPMI's ipmi_sim as the BMC). One SQLite log shared by the processes stands in for
@@ -68,10 +68,11 @@ test('two API instances, two schedulers, projector, relay, libvirt + oci + ipmi 
   const started = Date.now();
   procs.push(await startRole('relay', [], { env, ready: /relaying .* after position \d+/ }));
   procs.push(await startRole('projector', [], { env, ready: /leading with fencing token/ }));
-  const api1 = await startRole('serve', ['--port', '0'], { env, ready: /GraphQL: (http:\/\/\S+\/graphql)/ });
-  const api2 = await startRole('serve', ['--port', '0'], { env, ready: /GraphQL: (http:\/\/\S+\/graphql)/ });
+  // configuration by environment only: no flag anywhere (LEDGER_PORT=0 picks a free port)
+  const api1 = await startRole('serve', [], { env: { ...env, LEDGER_PORT: '0' }, ready: /GraphQL: (http:\/\/\S+\/graphql)/ });
+  const api2 = await startRole('serve', [], { env: { ...env, LEDGER_PORT: '0' }, ready: /GraphQL: (http:\/\/\S+\/graphql)/ });
   procs.push(api1, api2);
-  for (const n of ['e2e1', 'e2e2']) procs.push(await startRole('scheduler', ['--name', n, '--sweep-ms', '300'], { env, ready: new RegExp(`scheduler ${n} running`) }));
+  for (let i = 0; i < 2; i++) procs.push(await startRole('scheduler', [], { env, ready: /scheduler scheduler-\d+ running/ }));
   const url1 = api1.match![1];
   const url2 = api2.match![1];
   const secret = new TextEncoder().encode(SECRET);
@@ -103,9 +104,12 @@ test('two API instances, two schedulers, projector, relay, libvirt + oci + ipmi 
   const rootfs = join(dir, 'images', 'busybox');
   await makeBusyboxRootfs(rootfs);
   const agentEnv = { LEDGER_NATS_URL: nats.url, LEDGER_HEARTBEAT_INTERVAL_MS: '500' };
-  procs.push(await startRole('agent', ['--host', 'h_vm', '--driver', 'libvirt', '--uri', node.uri, '--disk-dir', node.diskDir, '--state-dir', join(dir, 'agents', 'h_vm'), '--default-image', image], { env: agentEnv, ready: /started/ }));
-  procs.push(await startRole('agent', ['--host', 'h_cm', '--driver', 'oci', '--state-dir', join(dir, 'agents', 'h_cm'), '--runc-root', join(dir, 'agents', 'h_cm', 'runc'), '--default-image', rootfs, '--command', 'sleep 3600'], { env: agentEnv, ready: /started/ }));
-  procs.push(await startRole('agent', ['--host', 'h_bm', '--driver', 'ipmi', '--bmc-host', bmc.host, '--bmc-port', String(bmc.port), '--bmc-user', bmc.user, '--state-dir', join(dir, 'agents', 'h_bm')], { env: { ...agentEnv, IPMI_PASSWORD: bmc.password }, ready: /started/ }));
+  const agent = (host: string, driver: string, extra: Record<string, string>) => startRole('agent', [], {
+    env: { ...agentEnv, LEDGER_AGENT_HOST: host, LEDGER_AGENT_DRIVER: driver, LEDGER_AGENT_STATE_DIR: join(dir, 'agents', host), ...extra }, ready: /started/,
+  });
+  procs.push(await agent('h_vm', 'libvirt', { LEDGER_AGENT_LIBVIRT_URI: node.uri, LEDGER_AGENT_DISK_DIR: node.diskDir, LEDGER_AGENT_DEFAULT_IMAGE: image }));
+  procs.push(await agent('h_cm', 'oci', { LEDGER_AGENT_RUNC_ROOT: join(dir, 'agents', 'h_cm', 'runc'), LEDGER_AGENT_DEFAULT_IMAGE: rootfs, LEDGER_AGENT_COMMAND: 'sleep 3600' }));
+  procs.push(await agent('h_bm', 'ipmi', { LEDGER_AGENT_BMC_HOST: bmc.host, LEDGER_AGENT_BMC_PORT: String(bmc.port), LEDGER_AGENT_BMC_USER: bmc.user, IPMI_PASSWORD: bmc.password }));
   const agents = procs.slice(-3);
   const rolesUp = (Date.now() - started) / 1000;
 
