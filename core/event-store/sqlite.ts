@@ -38,6 +38,9 @@ interface PendingAppend {
   reject: (e: unknown) => void;
 }
 type Row = { position: number; stream: string; revision: number; type: string; body: string; hash: string };
+interface Tail { revision: number; hash: string }
+/** Streams whose tail stays cached (the least recently appended are forgotten first). */
+const TAIL_CACHE_SIZE = 100_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -60,7 +63,15 @@ export class SqliteEventStore implements EventStore {
   private readonly pollMs: number;
   private readonly stmt;
   private readonly readAllStatements = new Map<string, Database.Statement>();
-  private readonly writeBatch: Database.Transaction<(batch: PendingAppend[]) => { req: PendingAppend; result?: AppendResult; error?: unknown }[]>;
+  private readonly writeBatch: Database.Transaction<(batch: PendingAppend[], written: Map<string, Tail>) => { req: PendingAppend; result?: AppendResult; error?: unknown }[]>;
+  /**
+   * Tail (last revision and hash) of streams this store appended to or read the tail of, as last committed here. It
+   * saves the tail SELECT of an append, and it may be stale: another process can append to the same stream. A stale
+   * tail is never written through: its next revision already exists, so the INSERT hits the unique index
+   * (stream, revision) and the append is redone from the stored tail; and a failed expectation is re-checked against
+   * the stored tail before it is reported. Only committed tails enter it (after the write transaction).
+   */
+  private readonly tails = new Map<string, Tail>();
   private closed = false;
 
   constructor(options: SqliteEventStoreOptions) {
@@ -83,7 +94,7 @@ export class SqliteEventStore implements EventStore {
       backwards: this.db.prepare('SELECT position, stream, revision, type, body, hash FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?'),
       chain: this.db.prepare('SELECT position, stream, revision, type, body, hash FROM events WHERE stream = ? ORDER BY revision'),
     };
-    this.writeBatch = this.db.transaction((batch: PendingAppend[]) => batch.map((req) => this.writeOne(req)));
+    this.writeBatch = this.db.transaction((batch: PendingAppend[], written: Map<string, Tail>) => batch.map((req) => this.writeOne(req, written)));
   }
 
   append(streamId: string, events: NewEvent[], options: { expected?: ExpectedRevision } = {}): Promise<AppendResult> {
@@ -109,36 +120,74 @@ export class SqliteEventStore implements EventStore {
     this.queue = [];
     if (batch.length === 0) return;
     let outcomes;
+    const written = new Map<string, Tail>();
     try {
-      outcomes = this.writeBatch.immediate(batch);
+      outcomes = this.writeBatch.immediate(batch, written);
     } catch (error) {
       for (const req of batch) req.reject(error);
       return;
     }
+    for (const [stream, tail] of written) this.rememberTail(stream, tail);
     for (const o of outcomes) {
       if (o.error) o.req.reject(o.error); else o.req.resolve(o.result!);
     }
     this.emitter.emit('append');
   }
 
-  private writeOne(req: PendingAppend): { req: PendingAppend; result?: AppendResult; error?: unknown } {
-    const tail = this.stmt.tail.get(req.streamId) as { revision: number; hash: string } | undefined;
-    const actual = tail ? tail.revision : -1;
-    if (!expectationHolds(req.expected, actual)) {
-      return { req, error: new WrongExpectedRevisionError(req.streamId, req.expected, actual) };
+  private rememberTail(stream: string, tail: Tail) {
+    this.tails.delete(stream);
+    this.tails.set(stream, tail);
+    if (this.tails.size > TAIL_CACHE_SIZE) this.tails.delete(this.tails.keys().next().value!);
+  }
+
+  private storedTail(streamId: string): Tail | undefined {
+    return this.stmt.tail.get(streamId) as Tail | undefined;
+  }
+
+  /**
+   * One append inside the batch's transaction. Its tail: what this transaction wrote to the stream, else the cached
+   * tail (may be stale, see `tails`), else the stored one.
+   */
+  private writeOne(req: PendingAppend, written: Map<string, Tail>): { req: PendingAppend; result?: AppendResult; error?: unknown } {
+    const stream = req.streamId;
+    let tail = written.get(stream);
+    let trusted = tail !== undefined;
+    if (!trusted) {
+      tail = this.tails.get(stream);
+      if (tail === undefined) { tail = this.storedTail(stream); trusted = true; }
     }
-    let prevHash = tail ? tail.hash : GENESIS_HASH;
-    let revision = actual;
-    let position = 0;
-    const stored: StoredEvent[] = [];
-    for (const e of req.events) {
-      revision += 1;
-      const hash = chainHash(prevHash, req.streamId, revision, e.type, e.body);
-      position = Number(this.stmt.insert.run(req.streamId, revision, e.type, e.body, hash).lastInsertRowid);
-      stored.push({ streamId: req.streamId, revision, position, type: e.type, data: e.data, metadata: { ...e.metadata, hash } });
-      prevHash = hash;
+    for (;;) {
+      const actual = tail ? tail.revision : -1;
+      if (!expectationHolds(req.expected, actual)) {
+        if (!trusted) { tail = this.storedTail(stream); trusted = true; continue; }
+        return { req, error: new WrongExpectedRevisionError(stream, req.expected, actual) };
+      }
+      let prevHash = tail ? tail.hash : GENESIS_HASH;
+      let revision = actual;
+      let position = 0;
+      const stored: StoredEvent[] = [];
+      try {
+        for (const e of req.events) {
+          revision += 1;
+          const hash = chainHash(prevHash, stream, revision, e.type, e.body);
+          position = Number(this.stmt.insert.run(stream, revision, e.type, e.body, hash).lastInsertRowid);
+          stored.push({ streamId: stream, revision, position, type: e.type, data: e.data, metadata: { ...e.metadata, hash } });
+          prevHash = hash;
+        }
+      } catch (error) {
+        // A stale cached tail: another process appended to this stream. Its first INSERT failed (revisions are dense,
+        // so the cached revision + 1 exists) and wrote nothing; redo the append from the stored tail.
+        if (!trusted && stored.length === 0 && isUniqueViolation(error)) {
+          this.tails.delete(stream);
+          tail = this.storedTail(stream);
+          trusted = true;
+          continue;
+        }
+        throw error;
+      }
+      written.set(stream, { revision, hash: prevHash });
+      return { req, result: { nextExpectedRevision: revision, position, events: stored } };
     }
-    return { req, result: { nextExpectedRevision: revision, position, events: stored } };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
@@ -197,10 +246,14 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) return;
     if (this.queue.length) this.flush();
     this.closed = true;
+    this.tails.clear();
     this.emitter.emit('append');
     this.db.close();
   }
 }
+
+const isUniqueViolation = (error: unknown): boolean =>
+  (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE' || (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 
 function prepareEvent(e: NewEvent, recordedAt: string): PreparedEvent {
   if (!e || typeof e.type !== 'string') throw new SchemaError(String(e?.type), ['event has no type']);
