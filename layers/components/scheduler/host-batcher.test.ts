@@ -103,6 +103,24 @@ test('a failed append leaves nothing of its batch in the batcher state; the next
   assert.equal(batcher.state(HOST), state);
 });
 
+test('a refusal decided on a stale state is checked again against the stream: capacity freed by another writer is used', async () => {
+  const store = await registeredStore(4);
+  const batcher = new HostBatcher(store);
+  await batcher.execute(sliceCmd(1, 4), { actor, commandId: 'slice:full' });
+  // another process releases the slice; the batcher's state still shows the host full
+  await new CommandHandler(store, hostDecider).handle(STREAM, { type: 'ReleaseXNode', data: { hostId: HOST, xnodeId: 'xn_t1' } } as HostCommand, { actor });
+  assert.is(batcher.state(HOST)!.used.cpuCores, 4);
+  await batcher.execute(sliceCmd(2, 3), { actor, commandId: 'slice:after-release' });
+  const { state } = await storedState(store);
+  assert.is(state.slices.xn_t2.state, 'provisioning');
+  assert.equal(batcher.state(HOST), state);
+  // and a refusal that stands is still a refusal
+  await batcher.execute(sliceCmd(3, 2), { actor, commandId: 'slice:too-big' }).then(
+    () => assert.unreachable('only 1 core is free'),
+    (error) => assert.is((error as DomainError).code, 'INSUFFICIENT_CAPACITY'),
+  );
+});
+
 test.after(async () => {
   for (const s of stores) await s.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -8,9 +8,10 @@
  * placements to the few hosts being filled, and one append per host per round keeps those hot streams from spinning
  * on conflicts while appends to different hosts still share the store's group commit.
  *
- * Each host's state is this batcher's own (never handed out to be kept): it is evolved IN PLACE, O(1) per event,
- * where the pure evolve would copy the host's whole slice map per slice. A batch is decided on it event by event;
- * if its append fails the state holds events that were never stored, so it is dropped and reloaded from the stream.
+ * Each host's state is this batcher's own (never handed out to be kept) and is evolved IN PLACE, O(1) per event,
+ * where the pure evolve copies the host's whole slice map per slice: a batch is decided on one copy taken for it,
+ * which becomes the state once the append succeeded. A conflict reads only the events that are new, and a refusal
+ * is re-checked once against the stored stream before it is returned (capacity may have been freed meanwhile).
  */
 import { uuidv7 } from '../../../core/ids.ts';
 import { isoNow } from '../../../core/hash-chain.ts';
@@ -84,7 +85,11 @@ export class HostBatcher {
   }
 
   private async commit(streamId: string, entry: HostEntry, batch: Pending[]): Promise<void> {
+    let caughtUp = false;
     for (let attempt = 0; ; attempt++) {
+      // The batch is decided on a copy taken at its first event (one copy per batch, then O(1) per event), so the
+      // entry's state stays exactly the stored prefix: a conflict or a failed append only reads what is new.
+      let draft: HostState | null = null;
       const events: NewEvent[] = [];
       const owners: { p: Pending; from: number; count: number }[] = [];
       const failed: { p: Pending; error: unknown }[] = [];
@@ -92,8 +97,9 @@ export class HostBatcher {
       for (const p of batch) {
         if (p.ctx.commandId && entry.commandIds.has(p.ctx.commandId)) { owners.push({ p, from: events.length, count: 0 }); continue; }
         let decided: HostEvent[];
-        try { decided = hostDecider.decide(p.command, entry.state); } catch (error) { failed.push({ p, error }); continue; }
-        for (const e of decided) entry.state = evolveInPlace(entry.state, e);
+        try { decided = hostDecider.decide(p.command, draft ?? entry.state); } catch (error) { failed.push({ p, error }); continue; }
+        if (decided.length && !draft) draft = ownedHostState(entry.state);
+        for (const e of decided) draft = evolveInPlace(draft!, e);
         owners.push({ p, from: events.length, count: decided.length });
         for (const e of decided) {
           const eventId = uuidv7();
@@ -108,6 +114,14 @@ export class HostBatcher {
           });
         }
       }
+      if (failed.length && !caughtUp) {
+        // a refusal decided on a state another writer has since changed (capacity freed) may be stale: catch up
+        // once and decide the whole batch again before saying no (as the command handler does)
+        caughtUp = true;
+        const before = entry.revision;
+        await this.load(streamId, entry);
+        if (entry.revision !== before) continue;
+      }
       if (events.length === 0) {
         for (const o of owners) o.p.resolve([]);
         for (const f of failed) f.p.reject(f.error);
@@ -116,6 +130,7 @@ export class HostBatcher {
       try {
         const result = await this.store.append(streamId, events, { expected: entry.revision === -1 ? 'no_stream' : entry.revision });
         this.appends++;
+        entry.state = draft!;
         entry.revision = result.nextExpectedRevision;
         for (const o of owners) {
           if (o.p.ctx.commandId) remember(entry, o.p.ctx.commandId);
@@ -124,13 +139,12 @@ export class HostBatcher {
         for (const f of failed) f.p.reject(f.error);
         return;
       } catch (error) {
-        entry.revision = -2; // the state holds this batch's events, which were not stored: reload it from the stream
         if (!(error instanceof WrongExpectedRevisionError) || attempt >= (this.options.maxRetries ?? 8)) {
           for (const p of batch) p.reject(error);
           return;
         }
         this.conflicts++;
-        await this.load(streamId, entry);
+        await this.load(streamId, entry); // what the other writer appended, then the batch is decided again
       }
     }
   }
