@@ -15,7 +15,7 @@
  * must equal the one-pass digest. replayRatio = median over repetitions of raw seconds ÷ one-pass seconds.
  */
 import { spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteEventStore } from '../core/event-store/sqlite.ts';
@@ -100,6 +100,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         seconds: round(median(m.seconds), 3), eventsPerSec: Math.round(gen.events / median(m.seconds)), ratio: round(median(m.ratios)),
       }])),
       target: 0.7,
+      /** 1-minute load average of the machine when the run ended (2 cores: above 2, other work shared them). */
+      loadAverage: round(loadavg()[0]),
     };
   });
 }
