@@ -158,6 +158,7 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
     await rawOne(`bw_${tag}_r`);
     await agentBatch([`xn_bw_${tag}`]);
 
+    const batchRatios: number[] = [];
     let rawMs = 0;
     let agentMs = 0;
     for (let i = 0; i < n; i += batch) {
@@ -166,10 +167,13 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       const agentIds = Array.from({ length: count }, (_, k) => `xn_b_${tag}_${i + k}`);
       let t = performance.now();
       for (const id of rawIds) await rawOne(id);
-      rawMs += performance.now() - t;
+      const rawBatchMs = performance.now() - t;
+      rawMs += rawBatchMs;
       t = performance.now();
       await agentBatch(agentIds);
-      agentMs += performance.now() - t;
+      const agentBatchMs = performance.now() - t;
+      agentMs += agentBatchMs;
+      batchRatios.push(agentBatchMs / rawBatchMs);
       o.log(`${i + count}/${n}: raw ${rawMs.toFixed(0)} ms, agent ${agentMs.toFixed(0)} ms`);
     }
     const ratioToRaw = Math.round((agentMs / rawMs) * 1000) / 1000;
@@ -179,6 +183,8 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
       agent: { totalMs: Math.round(agentMs), perStartMs: Math.round((agentMs / n) * 100) / 100 },
       raw: { totalMs: Math.round(rawMs), perStartMs: Math.round((rawMs / n) * 100) / 100 },
       ratioToRaw, target: 1.3, meetsTarget: ratioToRaw <= 1.3,
+      // each agent batch against the raw batch just before it: a burst of load from other processes moves one pair only
+      batchRatioMedian: Math.round(median(batchRatios) * 1000) / 1000,
       reportsSent: agent.stats.reportsSent, gatewayAccepted: gateway.stats.accepted,
       agentSteps: phases(tl),
       rawSteps: { mountMs: rawStep((t) => t.mountMs), configMs: rawStep((t) => t.configMs), runMs: rawStep((t) => t.runMs) },

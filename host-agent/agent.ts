@@ -188,6 +188,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let lastRenewal = Date.now();
   let leaseLost = false;
   let closed = false;
+  let closing: Promise<void> | undefined;
   /** Latest report per slice not yet accepted by the gateway. */
   const pending = new Map<string, AgentReport>();
   /** Last observation the gateway accepted per slice (to report changes only during periodic reconciliation). */
@@ -219,36 +220,42 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   };
   let flushing: Promise<void> | undefined;
   let transportWarned = false;
+  /** Sends each pending report once; false when the transport failed (what is left stays pending for the next tick). */
+  const sendPending = async (): Promise<boolean> => {
+    for (const [xnodeId, report] of [...pending]) {
+      if (closed) return false;
+      try {
+        const reply = (await bus.request(reportSubject(hostId), report, { timeoutMs: requestTimeoutMs })).json<ReportReply>();
+        if (pending.get(xnodeId) === report) pending.delete(xnodeId);
+        transportWarned = false;
+        if (reply?.ok) {
+          stats.reportsSent++;
+          lastReported.set(xnodeId, `${report.data.observed}@${report.data.generation}`);
+        } else {
+          stats.reportsRefused++;
+          log(`report on ${xnodeId} refused by the gateway: ${reply?.error?.code ?? '?'} ${reply?.error?.message ?? ''}`);
+        }
+      } catch (e) {
+        if (e instanceof BusRemoteError) {
+          if (pending.get(xnodeId) === report) pending.delete(xnodeId);
+          stats.reportsRefused++;
+          log(`report on ${xnodeId} failed at the gateway: ${e.message}`);
+        } else {
+          // transport: the bus or the gateway is away; keep it for the next tick
+          if (!transportWarned) log(`report on ${xnodeId} not delivered (kept for retry): ${errMsg(e)}`);
+          transportWarned = true;
+          return false;
+        }
+      }
+    }
+    return true;
+  };
   const flushReports = (): Promise<void> => {
     flushing ??= (async () => {
       await null; // never settle synchronously: the finally below must run after the assignment
       try {
-        for (const [xnodeId, report] of [...pending]) {
-          if (closed) return;
-          try {
-            const reply = (await bus.request(reportSubject(hostId), report, { timeoutMs: requestTimeoutMs })).json<ReportReply>();
-            if (pending.get(xnodeId) === report) pending.delete(xnodeId);
-            transportWarned = false;
-            if (reply?.ok) {
-              stats.reportsSent++;
-              lastReported.set(xnodeId, `${report.data.observed}@${report.data.generation}`);
-            } else {
-              stats.reportsRefused++;
-              log(`report on ${xnodeId} refused by the gateway: ${reply?.error?.code ?? '?'} ${reply?.error?.message ?? ''}`);
-            }
-          } catch (e) {
-            if (e instanceof BusRemoteError) {
-              if (pending.get(xnodeId) === report) pending.delete(xnodeId);
-              stats.reportsRefused++;
-              log(`report on ${xnodeId} failed at the gateway: ${e.message}`);
-            } else {
-              // transport: the bus or the gateway is away; keep it for the next tick
-              if (!transportWarned) log(`report on ${xnodeId} not delivered (kept for retry): ${errMsg(e)}`);
-              transportWarned = true;
-              break;
-            }
-          }
-        }
+        // rounds until nothing is pending: reports queued while one was in flight go in the next round
+        while (pending.size && await sendPending()) { /* next round */ }
       } finally { flushing = undefined; }
     })();
     return flushing;
@@ -372,7 +379,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     persist();
     stats.applied++;
     queueReport(d.xnodeId, observed, d.generation, message, cause);
-    await flushReports();
+    // Not awaited: the agent goes on with the next event while the report is recorded. Waiting for the gateway (a
+    // request/reply and the ledger's commit) before taking the next slice cost 2 ms a container in-process and 3–7
+    // through NATS (`ledger bench agent`). Delivery stays at least once: an undelivered report stays pending and is
+    // retried on every beat, and a restarted agent reports every slice at its start reconciliation.
+    void flushReports();
   };
 
   // ---- lease, heartbeats, load ------------------------------------------------------------------------------
@@ -518,15 +529,19 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     reconcile: () => reconcile(false),
     flushReports,
     beat,
-    async close(o = {}) {
-      if (closed) return;
-      closed = true;
-      clearInterval(timer);
-      clearInterval(leaseTimer);
-      await sub.close();
-      await flushing;
-      await beating;
-      if (o.closeDriver !== false) await driver.close();
+    close(o = {}) {
+      closing ??= (async () => {
+        clearInterval(timer);
+        clearInterval(leaseTimer);
+        await sub.close();
+        // the event handler does not wait for its report: send what is left while the bus still answers
+        if (!leaseLost) await flushReports();
+        closed = true;
+        await flushing;
+        await beating;
+        if (o.closeDriver !== false) await driver.close();
+      })();
+      return closing;
     },
   };
 }
