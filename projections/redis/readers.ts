@@ -374,7 +374,12 @@ export class RedisReadModels {
       if (!behind.length) return;
       // announcements are best effort: look at the checkpoints themselves too
       await Promise.all(behind.map((m) => m.checkpoint()));
-      if ([...this.models.values()].every((m) => m.position >= position)) return;
+      if ([...this.models.values()].every((m) => m.position >= position)) {
+        // seen in a checkpoint before its announcement arrived: move the response cache's stamp now, or a query right
+        // after this mutation could be answered from an entry made before it (read-your-writes)
+        this.changes++;
+        return;
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`the Redis read models did not reach position ${position} within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
