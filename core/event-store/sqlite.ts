@@ -39,7 +39,7 @@ interface PendingAppend {
 }
 type Row = { position: number; stream: string; revision: number; type: string; body: string; hash: string };
 interface Tail { revision: number; hash: string }
-/** Streams whose tail stays cached (the least recently appended are forgotten first). */
+/** Streams whose tail stays cached (the first cached are forgotten first). */
 const TAIL_CACHE_SIZE = 100_000;
 
 const SCHEMA = `
@@ -135,7 +135,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   private rememberTail(stream: string, tail: Tail) {
-    this.tails.delete(stream);
+    // First in, first out past the bound (cheaper than keeping recency order; a forgotten tail costs one SELECT).
     this.tails.set(stream, tail);
     if (this.tails.size > TAIL_CACHE_SIZE) this.tails.delete(this.tails.keys().next().value!);
   }
@@ -171,7 +171,10 @@ export class SqliteEventStore implements EventStore {
           revision += 1;
           const hash = chainHash(prevHash, stream, revision, e.type, e.body);
           position = Number(this.stmt.insert.run(stream, revision, e.type, e.body, hash).lastInsertRowid);
-          stored.push({ streamId: stream, revision, position, type: e.type, data: e.data, metadata: { ...e.metadata, hash } });
+          // the prepared metadata is this append's own object (built in prepareEvent): it takes the hash in place
+          const metadata = e.metadata as EventMetadata;
+          metadata.hash = hash;
+          stored.push({ streamId: stream, revision, position, type: e.type, data: e.data, metadata });
           prevHash = hash;
         }
       } catch (error) {
