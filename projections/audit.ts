@@ -121,6 +121,7 @@ interface OpenChunk { key: string; first: number; last: number; offsets: number[
 export function auditBulkLoader(db: Database.Database, maxOpen = 1_000_000) {
   const s = stmts(db);
   const selectPositions = db.prepare(`SELECT positions FROM ${AUDIT_POSTINGS} WHERE key = ? AND first_position = ?`).pluck();
+  const actorPrefixes = new Map<string, string>();
   const kinds = { c: new Map<string, OpenChunk>(), t: new Map<string, OpenChunk>(), r: new Map<string, OpenChunk>(), a: new Map<string, Map<string, OpenChunk>>() };
   let openCount = 0;
   let spilled = false;
@@ -189,8 +190,8 @@ export function auditBulkLoader(db: Database.Database, maxOpen = 1_000_000) {
       add(kinds.c, dash < 0 ? streamId : streamId.slice(0, dash), 'c:', p);
       const kind = m.actor.kind;
       let actors = kinds.a.get(kind);
-      if (actors === undefined) { actors = new Map(); kinds.a.set(kind, actors); }
-      add(actors, m.actor.id, `a:${kind}:`, p);
+      if (actors === undefined) { actors = new Map(); kinds.a.set(kind, actors); actorPrefixes.set(kind, `a:${kind}:`); }
+      add(actors, m.actor.id, actorPrefixes.get(kind)!, p); // the prefix string made once per kind, not per event
       add(kinds.r, bucketKeys[correlationBucket(m.correlationId)], '', p);
       if (m.tenantId !== undefined) add(kinds.t, m.tenantId, 't:', p);
       if (openCount > maxOpen) {
