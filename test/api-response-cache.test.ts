@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ProjectsService } from '../layers/projects/service.ts';
-import { startApi, type ApiHarness } from './harness/api.ts';
+import { startApi, type ApiHarness, type GqlResponse } from './harness/api.ts';
 
 let api: ApiHarness;
 let ada: string;
@@ -48,8 +48,8 @@ test.before(async () => {
 test.after(async () => { await api?.close(); });
 
 test('a repeated query is answered from the cache with the bytes the executed answer had', async () => {
-  let first!: Awaited<ReturnType<ApiHarness['gql']>>;
-  let second!: Awaited<ReturnType<ApiHarness['gql']>>;
+  let first!: GqlResponse<any>;
+  let second!: GqlResponse<any>;
   assert.equal(await delta(async () => { first = await api.gql(VIEWER, undefined, adaToken); }), { hit: 0, miss: 1 });
   assert.equal(await delta(async () => { second = await api.gql(VIEWER, undefined, adaToken); }), { hit: 1, miss: 0 });
   assert.equal(first.status, 200);
@@ -63,7 +63,7 @@ test('a repeated query is answered from the cache with the bytes the executed an
 
 test('answers are per caller: the same query text from another tenant or an operator is executed for them', async () => {
   await api.gql(VIEWER, undefined, adaToken); // cached for Ada
-  let bobs!: Awaited<ReturnType<ApiHarness['gql']>>;
+  let bobs!: GqlResponse<any>;
   assert.equal(await delta(async () => { bobs = await api.gql(VIEWER, undefined, bobToken); }), { hit: 0, miss: 1 });
   assert.is(bobs.body.data.viewer.id, bob);
   assert.equal(names(bobs), ['bob one']);
@@ -92,7 +92,7 @@ test('read-your-writes: each of the tenant\'s own mutations shows in its very ne
 
   const renamed = await api.gql('mutation($id: ID!) { projectRename(input: { projectId: $id, name: "ada renamed" }) { userErrors { code } } }', { id: adaProject }, adaToken);
   assert.equal(renamed.body.data.projectRename.userErrors, []);
-  let after!: Awaited<ReturnType<ApiHarness['gql']>>;
+  let after!: GqlResponse<any>;
   assert.equal(await delta(async () => { after = await api.gql(VIEWER, undefined, adaToken); }), { hit: 0, miss: 1 });
   assert.equal(names(after), ['ada renamed']);
 
