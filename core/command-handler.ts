@@ -152,20 +152,15 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
     const eventIds = events.map(() => uuidv7());
     // A command that starts a conversation is correlated by its id, or by its first event's id.
     const correlationId = ctx.correlationId ?? ctx.commandId ?? eventIds[0];
-    return events.map((e, i) => ({
-      type: e.type,
-      data: e.data,
-      metadata: {
-        eventId: eventIds[i],
-        occurredAt,
-        actor: ctx.actor,
-        ...(ctx.tenantId !== undefined && { tenantId: ctx.tenantId }),
-        correlationId,
-        ...(ctx.causationId !== undefined ? { causationId: ctx.causationId } : ctx.commandId !== undefined ? { causationId: ctx.commandId } : {}),
-        ...(ctx.commandId !== undefined && { commandId: ctx.commandId }),
-        version: latestVersion(e.type) ?? 1,
-      },
-    }));
+    const causationId = ctx.causationId ?? ctx.commandId;
+    return events.map((e, i) => {
+      // plain assignments, not conditional spreads: this runs for every event written (absent keys stay absent)
+      const metadata: Record<string, unknown> = { eventId: eventIds[i], occurredAt, actor: ctx.actor, correlationId, version: latestVersion(e.type) ?? 1 };
+      if (ctx.tenantId !== undefined) metadata.tenantId = ctx.tenantId;
+      if (causationId !== undefined) metadata.causationId = causationId;
+      if (ctx.commandId !== undefined) metadata.commandId = ctx.commandId;
+      return { type: e.type, data: e.data, metadata: metadata as unknown as NewEvent['metadata'] };
+    });
   }
 }
 

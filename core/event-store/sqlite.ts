@@ -263,7 +263,10 @@ function prepareEvent(e: NewEvent, recordedAt: string): PreparedEvent {
   const { data, version } = validateEvent(e.type, e.data);
   const meta = EventMetadataInput.safeParse(e.metadata);
   if (!meta.success) throw new SchemaError(e.type, meta.error.issues.map((i) => `metadata.${i.path.join('.')}: ${i.message}`));
-  const metadata = { ...meta.data, version, recordedAt };
+  // zod's output is a new object (not the caller's): complete it in place rather than copy it again
+  const metadata = meta.data as EventMetadataInput & { recordedAt: string };
+  metadata.version = version;
+  metadata.recordedAt = recordedAt;
   return { type: e.type, body: canonicalBody(data, metadata), data, metadata };
 }
 
