@@ -4,6 +4,7 @@
  * (without the hash itself), joined by newlines; the body text is stored exactly as hashed, so verification
  * re-hashes stored bytes and any altered byte shows.
  */
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 
 export const GENESIS_HASH = '';
@@ -38,8 +39,12 @@ export function canonical(value: unknown): string {
   return out + '}';
 }
 
+/** `crypto.hash` (Node ≥ 20.12): a one-shot digest without a Hash object, ~1 µs cheaper per event than createHash. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 export function chainHash(prevHash: string, streamId: string, revision: number, type: string, body: string): string {
-  return createHash('sha256').update(`${prevHash}\n${streamId}\n${revision}\n${type}\n${body}`).digest('hex');
+  const text = `${prevHash}\n${streamId}\n${revision}\n${type}\n${body}`;
+  return oneShotHash ? oneShotHash('sha256', text, 'hex') : createHash('sha256').update(text).digest('hex');
 }
 
 /**
