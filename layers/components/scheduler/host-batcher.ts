@@ -34,6 +34,19 @@ function remember(entry: HostEntry, commandId: string): void {
   if (entry.commandIds.size > REMEMBERED_COMMANDS) entry.commandIds.delete(entry.commandIds.values().next().value!);
 }
 
+/** The metadata of one event, as the command handler writes it (plain assignments: this runs per slice). */
+function envelope(ctx: CommandContext, type: string, occurredAt: string): NewEvent['metadata'] {
+  const eventId = uuidv7();
+  const m: Record<string, unknown> = { eventId, occurredAt: ctx.occurredAt ?? occurredAt, actor: ctx.actor };
+  if (ctx.tenantId !== undefined) m.tenantId = ctx.tenantId;
+  m.correlationId = ctx.correlationId ?? ctx.commandId ?? eventId;
+  const causationId = ctx.causationId ?? ctx.commandId;
+  if (causationId !== undefined) m.causationId = causationId;
+  if (ctx.commandId !== undefined) m.commandId = ctx.commandId;
+  m.version = latestVersion(type) ?? 1;
+  return m as NewEvent['metadata'];
+}
+
 export class HostBatcher {
   private readonly hosts = new Map<string, HostEntry>();
   appends = 0;
@@ -101,18 +114,7 @@ export class HostBatcher {
         if (decided.length && !draft) draft = ownedHostState(entry.state);
         for (const e of decided) draft = evolveInPlace(draft!, e);
         owners.push({ p, from: events.length, count: decided.length });
-        for (const e of decided) {
-          const eventId = uuidv7();
-          events.push({
-            type: e.type, data: e.data,
-            metadata: {
-              eventId, occurredAt: p.ctx.occurredAt ?? occurredAt, actor: p.ctx.actor, ...(p.ctx.tenantId !== undefined && { tenantId: p.ctx.tenantId }),
-              correlationId: p.ctx.correlationId ?? p.ctx.commandId ?? eventId,
-              ...(p.ctx.causationId !== undefined ? { causationId: p.ctx.causationId } : p.ctx.commandId !== undefined ? { causationId: p.ctx.commandId } : {}),
-              ...(p.ctx.commandId !== undefined && { commandId: p.ctx.commandId }), version: latestVersion(e.type) ?? 1,
-            },
-          });
-        }
+        for (const e of decided) events.push({ type: e.type, data: e.data, metadata: envelope(p.ctx, e.type, occurredAt) });
       }
       if (failed.length && !caughtUp) {
         // a refusal decided on a state another writer has since changed (capacity freed) may be stale: catch up

@@ -111,10 +111,11 @@ function apply(s: Draft, event: HostEvent): Draft {
       return s;
     case 'XNodeSliced': {
       const d = event.data;
-      s.slices[d.xnodeId] = {
-        xnodeId: d.xnodeId, kind: d.kind, size: d.size, state: d.state, generation: d.generation, copies: 0,
-        ...(d.imageId !== undefined && { imageId: d.imageId }), ...(d.contractId !== undefined && { contractId: d.contractId }), ...(d.ha && { ha: d.ha }),
-      };
+      const slice: { -readonly [K in keyof XNodeSlice]: XNodeSlice[K] } = { xnodeId: d.xnodeId, kind: d.kind, size: d.size, state: d.state, generation: d.generation, copies: 0 };
+      if (d.imageId !== undefined) slice.imageId = d.imageId;
+      if (d.contractId !== undefined) slice.contractId = d.contractId;
+      if (d.ha) slice.ha = d.ha;
+      s.slices[d.xnodeId] = slice;
       s.used = add(s.used, consumption(d.kind, d.size, d.state));
       if (d.ha && raisesEpoch(s, d.ha)) s.epochs[epochKey(d.ha)] = d.ha.epoch;
       return s;
@@ -229,11 +230,11 @@ function checkEpoch(state: HostState, slice: XNodeSlice, epoch: number | undefin
 }
 
 /** The invariant: refuses an increase of consumption that would take any resource over capacity. */
-export function ensureFits(state: HostState, increase: Resources, what: string): void {
+export function ensureFits(state: HostState, increase: Resources, what: string | (() => string)): void {
   const short = shortfalls(state.capacity, state.used, increase);
   if (short.length === 0) return;
   const detail = short.map((s) => `${s.key} requested ${s.requested}, free ${s.free} of capacity ${s.capacity}`).join('; ');
-  throw new DomainError('INSUFFICIENT_CAPACITY', `host ${state.hostId} cannot fit ${what}: ${detail}`, ['size', short[0].key]);
+  throw new DomainError('INSUFFICIENT_CAPACITY', `host ${state.hostId} cannot fit ${typeof what === 'string' ? what : what()}: ${detail}`, ['size', short[0].key]);
 }
 
 // ─── event builders ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -414,7 +415,7 @@ function decide(command: HostCommand, state: HostState): HostEvent[] {
         if (twin) throw new DomainError('EPOCH_IN_USE', `epoch ${d.ha.epoch} of replica ${key} is already held by ${twin.xnodeId}`, ['ha', 'epoch']);
         for (const older of peers) out.emit(fenced(out.state, older, d.ha.epoch, 'superseded', `superseded by ${d.xnodeId} (epoch ${d.ha.epoch})`));
       }
-      ensureFits(out.state, consumption(kind, size, 'provisioning'), `slice ${d.xnodeId} (${formatResources(size)})`);
+      ensureFits(out.state, consumption(kind, size, 'provisioning'), () => `slice ${d.xnodeId} (${formatResources(size)})`); // worded only when refused
       out.emit({
         type: 'XNodeSliced',
         data: {
