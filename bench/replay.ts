@@ -56,7 +56,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     for (let r = 0; r < reps; r++) {
       const rawSeconds = rawReadParse(path, gen.events);
       const store = new SqliteEventStore({ path, readonly: true });
-      // Every read model in one pass over the log (`rebuildAllFromZero`; `ledger replay` still rebuilds one after another).
+      // Every read model in one pass over the log (`rebuildAllFromZero`, as `ledger replay` of several read models does).
       const all = await rebuildAllFromZero(store, projections, { batchSize: REBUILD_BATCH });
       const seconds = all[0].seconds;
       for (const res of all) {

@@ -29,7 +29,8 @@ test('every read model: built, then rebuilt side by side with the same digest as
     assert.is(p.position, 9);
     assert.ok(p.swapped, `${p.name} swapped in`);
   }
-  assert.match(first.stderr, /audit: position 9\/9 \(100%\), 9 events, \d+ events\/s, ETA 0s/);
+  // one progress line for the one pass over the log that rebuilds every read model
+  assert.match(first.stderr, /audit, [\w, ]*projects[\w, ]*: position 9\/9 \(100%\), 9 events, \d+ events\/s, ETA 0s/);
   const second = await replay();
   assert.is(second.code, 0, second.stderr);
   for (const name of ['audit', 'projects']) {

@@ -8,7 +8,7 @@ import cliProgress from 'cli-progress';
 import type { EventStore } from '../../core/event-store/port.ts';
 import { discoverProjections, selectProjections } from '../../core/audit/projections.ts';
 import { openReadModels, openStoreReadOnly } from '../../core/audit/open.ts';
-import { positionAtTime, replayProjection, type ReplayReport } from '../../core/audit/replay.ts';
+import { positionAtTime, replayProjections, type ReplayReport } from '../../core/audit/replay.ts';
 import { parseCount, parsePositionOrTime } from '../../core/audit/time.ts';
 import { configFrom, withDataDir, withJson } from '../options.ts';
 
@@ -112,16 +112,15 @@ Exit status: 0; 1 on errors (unknown projection, --until beyond the log, …).`)
     try {
       const until = await resolveUntil(store, opts.until);
       if (until.label) console.error(`replaying up to ${until.label}`);
-      for (const p of chosen) {
-        const bar = progressBar(p.name, opts.progress);
-        try {
-          reports.push(await replayProjection(store, live, p, {
-            dataDir: config.dataDir, until: until.position, swap: opts.swap, keep: opts.keep, batchSize,
-            onProgress: (position, head, events) => bar.update(position, head, events),
-          }));
-        } finally { bar.stop(); }
-        if (!opts.json) printReport(reports[reports.length - 1]);
-      }
+      // every chosen read model in one pass over the log (read and decoded once), then compared and swapped one by one
+      const bar = progressBar(chosen.map((p) => p.name).join(', '), opts.progress);
+      try {
+        reports.push(...await replayProjections(store, live, chosen, {
+          dataDir: config.dataDir, until: until.position, swap: opts.swap, keep: opts.keep, batchSize,
+          onProgress: (position, head, events) => bar.update(position, head, events),
+        }));
+      } finally { bar.stop(); }
+      if (!opts.json) for (const r of reports) printReport(r);
     } finally {
       live.close();
       await store.close();

@@ -25,7 +25,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventStore, StoredEvent } from '../event-store/port.ts';
 import { digestOf, type SqliteProjection } from '../../projections/runner.ts';
-import { rebuildFromZero, type BulkCapable } from './rebuild.ts';
+import { rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
 
 export interface LiveSnapshot { version: number; position: number; digest: string | null }
 
@@ -142,33 +142,58 @@ export async function swapIn(store: EventStore, live: Database.Database, p: Sqli
 
 /** Rebuilds one projection beside the live one; compares digests; swaps (see the module comment). */
 export async function replayProjection(store: EventStore, live: Database.Database, p: BulkCapable, options: ReplayOptions): Promise<ReplayReport> {
-  const snapshot = liveSnapshot(live, p);
+  const [report] = await replayProjections(store, live, [p], options);
+  return report;
+}
+
+/**
+ * Rebuilds several projections beside the live ones in ONE pass over the log (reading and decoding the log once;
+ * each projection up to its own position: its live model's, or the head, or `until`), then compares each digest
+ * with its live one and swaps each in, one after the other, as `replayProjection` does for one.
+ */
+export async function replayProjections(store: EventStore, live: Database.Database, projections: BulkCapable[], options: ReplayOptions): Promise<ReplayReport[]> {
   const head = await store.headPosition();
-  const comparable = snapshot !== null && snapshot.version === p.version && snapshot.digest !== null;
-  const until = options.until ?? (comparable && options.upTo !== 'head' ? Math.min(snapshot.position, head) : head);
   const swap = options.until === undefined && options.swap !== false;
   const dir = join(options.dataDir, 'replay');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${p.name}-${new Date().toISOString().replace(/[:.]/g, '')}-${process.pid}.sqlite`);
-  const target = new Database(file);
-  target.pragma('journal_mode = OFF');
-  target.pragma('synchronous = OFF');
-  let result;
+  const stamp = new Date().toISOString().replace(/[:.]/g, '');
+  const plans = projections.map((p) => {
+    const snapshot = liveSnapshot(live, p);
+    const comparable = snapshot !== null && snapshot.version === p.version && snapshot.digest !== null;
+    const until = options.until ?? (comparable && options.upTo !== 'head' ? Math.min(snapshot.position, head) : head);
+    const file = join(dir, `${p.name}-${stamp}-${process.pid}.sqlite`);
+    const target = new Database(file);
+    target.pragma('journal_mode = OFF');
+    target.pragma('synchronous = OFF');
+    return { p, snapshot, comparable, until, file, target };
+  });
+  let results;
   try {
-    result = await rebuildFromZero(store, p, { target, until, batchSize: options.batchSize, onProgress: options.onProgress });
+    results = await rebuildAllFromZero(store, projections, {
+      targets: Object.fromEntries(plans.map((x) => [x.p.name, x.target])),
+      until: Object.fromEntries(plans.map((x) => [x.p.name, x.until])),
+      batchSize: options.batchSize,
+      onProgress: options.onProgress,
+    });
   } finally {
-    target.close();
+    for (const x of plans) x.target.close();
   }
-  const equal = comparable && snapshot.position === result.position ? snapshot.digest === result.digest : null;
-  let swapped: ReplayReport['swapped'] = null;
-  if (swap) swapped = await swapIn(store, live, p, file, result.position);
-  const keep = options.keep || !swap;
-  if (!keep) rmSync(file, { force: true });
-  return {
-    name: p.name, version: p.version, events: result.events, seconds: result.seconds,
-    eventsPerSec: result.seconds > 0 ? Math.round(result.events / result.seconds) : 0,
-    position: result.position, digest: result.digest, live: snapshot, equal, swapped, file: keep ? file : null,
-  };
+  const reports: ReplayReport[] = [];
+  for (let i = 0; i < plans.length; i++) {
+    const { p, snapshot, comparable, file } = plans[i];
+    const result = results[i];
+    const equal = comparable && snapshot!.position === result.position ? snapshot!.digest === result.digest : null;
+    let swapped: ReplayReport['swapped'] = null;
+    if (swap) swapped = await swapIn(store, live, p, file, result.position);
+    const keep = options.keep || !swap;
+    if (!keep) rmSync(file, { force: true });
+    reports.push({
+      name: p.name, version: p.version, events: result.events, seconds: result.seconds,
+      eventsPerSec: result.seconds > 0 ? Math.round(result.events / result.seconds) : 0,
+      position: result.position, digest: result.digest, live: snapshot, equal, swapped, file: keep ? file : null,
+    });
+  }
+  return reports;
 }
 
 /** The last position recorded at or before `time` (0 when none): binary search over positions, then a walk forward. */
