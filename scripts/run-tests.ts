@@ -28,16 +28,28 @@ function findTests(dir: string, out: string[] = []): string[] {
 
 interface FileResult { file: string; passed: number; failed: number; skipped: number; ms: number; output: string; notes: string[] }
 
+/** Kills of the test files running now (each in its own process group, so Ctrl-C must be passed on). */
+const running = new Set<() => void>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => { for (const kill of [...running]) kill(); process.exit(130); });
+}
+
 function runFile(file: string): Promise<FileResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so whatever it started can be reaped with it
     });
+    // A test file's leftover children (a server, a role process) keep its output pipes open, and 'close' would
+    // wait for them forever: when the file's process exits or times out, its whole process group is killed.
+    const killGroup = () => { running.delete(killGroup); try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+    running.add(killGroup);
+    child.on('exit', killGroup);
     let output = '';
     child.stdout.on('data', (d) => { output += d; });
     child.stderr.on('data', (d) => { output += d; });
-    const timer = setTimeout(() => { output += `\n[runner] timed out after ${FILE_TIMEOUT_MS} ms\n`; child.kill('SIGKILL'); }, FILE_TIMEOUT_MS);
+    const timer = setTimeout(() => { output += `\n[runner] timed out after ${FILE_TIMEOUT_MS} ms\n`; killGroup(); }, FILE_TIMEOUT_MS);
     child.on('close', (code) => {
       clearTimeout(timer);
       const num = (label: string) => {

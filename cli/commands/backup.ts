@@ -32,14 +32,17 @@ export async function backupEventLog(source: string, target: string, options: { 
   const partial = `${target}.partial`;
   rmSync(partial, { force: true });
   // A read-write handle (not readonly) so SQLite may checkpoint the WAL; the backup itself only reads. Other
-  // processes keep appending meanwhile: the backup API restarts a step when the source changes under it.
+  // processes keep appending meanwhile.
   const db = new Database(source, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
     await db.backup(partial, {
       progress: ({ totalPages, remainingPages }) => {
         options.progress?.(totalPages - remainingPages, totalPages);
-        return 256; // pages per step: small steps keep writers' lock waits short
+        // Everything in one step. The backup API restarts whenever another connection writes the source between
+        // steps, so small steps never finish under a steady append storm (seen: a livelock of minutes). One step
+        // holds only a WAL read snapshot: writers keep appending meanwhile, and the copy is that snapshot.
+        return 1 << 30;
       },
     });
   } catch (error) {
