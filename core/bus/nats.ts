@@ -256,8 +256,15 @@ export class NatsBus implements Bus {
 
   /** Message count and sequences of the stream (for operators and tests). */
   async streamState(): Promise<StreamState> {
-    const info = await this.jsm.streams.info(this.stream);
-    return { messages: info.state.messages, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq };
+    // Just after a server restart JetStream's API may not answer yet (a request timeout): ask up to three times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const info = await this.jsm.streams.info(this.stream);
+        return { messages: info.state.messages, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq };
+      } catch (error) {
+        if (attempt >= 3 || !/timeout/i.test(error instanceof Error ? `${error.name} ${error.message}` : String(error))) throw error;
+      }
+    }
   }
 
   private assertOpen(): void {
