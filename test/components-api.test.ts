@@ -106,7 +106,7 @@ test('impossible needs are refused with clear userErrors, nothing appended', asy
   // The scheduler and the simulated agents may still be finishing the previous test's component in the background:
   // what must not exist is anything the refused requests wrote (the tenant is their only actor).
   const after = await api.ledger.store.readAll({ after: head, maxCount: 10_000 });
-  assert.equal(after.filter((e) => e.metadata.actor.kind === 'tenant' || e.type === 'ComponentRequested').map((e) => `${e.stream} ${e.type}`), [], 'refusals append nothing');
+  assert.equal(after.filter((e) => e.metadata.actor.kind === 'tenant' || e.type === 'ComponentRequested').map((e) => `${e.streamId} ${e.type}`), [], 'refusals append nothing');
 });
 
 test('power off, resize (only when off), power on; subscription pushes the changes', async () => {
