@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startNatsServer } from './harness/nats-server.ts';
-import { startRole } from './harness/role-process.ts';
+import { startRole } from './harness/roles.ts';
 import { loadConfig } from '../core/config.ts';
 import { openLedger } from '../core/ledger.ts';
 import '../schema/index.ts';
@@ -37,8 +37,8 @@ async function scenario(withRedis: boolean) {
   const projects = new ProjectsService(ledger);
   const operator = { kind: 'operator' as const, id: 'leases-test' };
   const env = { LEDGER_NATS_URL: nats.url, LEDGER_DATA_DIR: dir, LEDGER_LEASE_TTL_MS: String(TTL_MS), LEDGER_REDIS_URL: redisServer?.url ?? '' };
-  const first = startRole('projector', env);
-  const second = startRole('projector', env);
+  const first = await startRole('projector', [], { env });
+  const second = await startRole('projector', [], { env });
   let writing = true;
   let sampling = true;
   const problems: string[] = [];
@@ -87,7 +87,7 @@ async function scenario(withRedis: boolean) {
     writing = false;
     await writer;
     await sleep(150);
-    const fromB = b.output().length;
+    const fromB = b.printed();
     const stoppedAt = performance.now();
     a.signal('SIGSTOP');
     writing = true;
@@ -104,7 +104,7 @@ async function scenario(withRedis: boolean) {
     assert.ok(Number(tokenB) > Number(tokenA), `token ${tokenB} > ${tokenA}`);
     await sleep(1000); // b projects new commands while a is still stopped
 
-    const fromA = a.output().length;
+    const fromA = a.printed();
     a.signal('SIGCONT');
     await a.waitFor(/lease projector: lost \(token \d+\)/, { from: fromA, timeoutMs: 10_000 });
     await a.waitFor(/no longer leader .*standing by/, { from: fromA, timeoutMs: 10_000 });

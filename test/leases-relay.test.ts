@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { startNatsServer } from './harness/nats-server.ts';
-import { startRole } from './harness/role-process.ts';
+import { startRole } from './harness/roles.ts';
 import { loadConfig } from '../core/config.ts';
 import { openLedger } from '../core/ledger.ts';
 import '../schema/index.ts';
@@ -34,8 +34,8 @@ test('SIGSTOP of the leading relay: the standby takes over, nothing is lost or p
   const env = { LEDGER_NATS_URL: nats.url, LEDGER_DATA_DIR: dir, LEDGER_LEASE_TTL_MS: String(TTL_MS) };
   const bus = await connectNatsBus({ servers: nats.url });
   const nc = await connect({ servers: nats.url });
-  const first = startRole('relay', env);
-  const second = startRole('relay', env);
+  const first = await startRole('relay', [], { env });
+  const second = await startRole('relay', [], { env });
   let writing = true;
   let sampling = true;
   const problems: string[] = [];
@@ -77,7 +77,7 @@ test('SIGSTOP of the leading relay: the standby takes over, nothing is lost or p
     })();
 
     await sleep(800);
-    const fromB = b.output().length;
+    const fromB = b.printed();
     const stoppedAt = performance.now();
     a.signal('SIGSTOP'); // anywhere: between publishes, awaiting an ack, or saving the checkpoint
     const [, tokenB] = await b.waitFor(leading, { from: fromB, timeoutMs: 20_000 });
@@ -85,7 +85,7 @@ test('SIGSTOP of the leading relay: the standby takes over, nothing is lost or p
     assert.ok(Number(tokenB) > Number(tokenA), `token ${tokenB} > ${tokenA}`);
     await sleep(1000);
 
-    const fromA = a.output().length;
+    const fromA = a.printed();
     a.signal('SIGCONT');
     await a.waitFor(/no longer leader .*standing by/, { from: fromA, timeoutMs: 10_000 });
     await sleep(800);

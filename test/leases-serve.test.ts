@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNatsServer } from './harness/nats-server.ts';
-import { startRole, type RoleProcess } from './harness/role-process.ts';
+import { startRole, type RoleProcess } from './harness/roles.ts';
 
 const BIN = join(process.cwd(), 'bin', 'ledger.js');
 
@@ -25,10 +25,10 @@ test('two API instances read what the projector writes; neither projects itself'
   };
   const roles: RoleProcess[] = [];
   try {
-    let projector = startRole('projector', env);
+    let projector = await startRole('projector', [], { env });
     roles.push(projector);
     await projector.waitFor(/leading with fencing token \d+/);
-    const api = [startRole('serve', env), startRole('serve', env)];
+    const api = [await startRole('serve', [], { env }), await startRole('serve', [], { env })];
     roles.push(...api);
     const urls = await Promise.all(api.map(async (s) => (await s.waitFor(/^GraphQL: (http:\/\/\S+)$/m, { timeoutMs: 60_000 }))[1]));
     const issued = spawnSync(process.execPath, [BIN, 'token', 'issue', '--operator', '--json'], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
@@ -64,7 +64,7 @@ test('two API instances read what the projector writes; neither projects itself'
     assert.ok(lagging.position < head.head, `projects follows the projector's checkpoint: ${JSON.stringify(head)}`);
 
     // A projector again: it catches up, both instances see Bob.
-    projector = startRole('projector', env);
+    projector = await startRole('projector', [], { env });
     roles.push(projector);
     await projector.waitFor(/leading with fencing token \d+/);
     const users = async (url: string) => (await gql(url, '{ users(first: 50) { edges { node { name } } } }'));

@@ -18,11 +18,17 @@ export interface RoleProcess {
   readonly match: RegExpMatchArray | null;
   /** Everything the process printed so far (stdout and stderr interleaved, the last 200 kB). */
   output(): string;
-  /** Resolves when `pattern` appears in the output (from now on, or already there with `seen: true`). */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** How many characters it has printed in all: a mark to pass as `from` to `since` and `waitFor`. */
+  printed(): number;
+  /** Output printed from mark `from` on (see `printed`). */
+  since(from: number): string;
+  /** Resolves when `pattern` appears in the output (from mark `from` on, default the start; see `printed`). */
+  waitFor(pattern: RegExp, options?: number | { timeoutMs?: number; from?: number }): Promise<RegExpMatchArray>;
+  /** Sends a signal (e.g. SIGSTOP/SIGCONT to pause and resume it) while it runs. */
+  signal(signal: NodeJS.Signals): void;
   /** SIGKILL; resolves when the process is gone. */
   kill(): Promise<void>;
-  /** SIGTERM; resolves with the exit code (SIGKILL after `graceMs`). */
+  /** SIGTERM (after SIGCONT, in case it was paused); resolves with the exit code (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<number | null>;
   /** Starts the same role again with the same arguments and environment (after kill/stop). */
   restart(): Promise<RoleProcess>;
@@ -45,7 +51,7 @@ let hooked = false;
 function hook() {
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL'); } catch { /* gone */ } } });
+  process.on('exit', () => { for (const c of live) { try { c.kill('SIGCONT'); c.kill('SIGKILL'); } catch { /* gone */ } } });
 }
 
 const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LEDGER_')));
@@ -56,10 +62,12 @@ export async function startRole(role: string, args: string[] = [], options: Star
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), 'bin/ledger.js', role, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
+  let dropped = 0; // characters cut from the front of `out` to bound it; marks count them
+  const tail = (from: number) => out.slice(Math.max(0, from - dropped));
   const waiters = new Set<() => void>();
   const onData = (d: Buffer) => {
     out += d.toString();
-    if (out.length > 400_000) out = out.slice(-200_000);
+    if (out.length > 400_000) { dropped += out.length - 200_000; out = out.slice(-200_000); }
     for (const w of waiters) w();
   };
   child.stdout!.on('data', onData);
@@ -67,9 +75,10 @@ export async function startRole(role: string, args: string[] = [], options: Star
   let exited = false;
   const gone = new Promise<void>((resolve) => child.once('exit', () => { exited = true; live.delete(child); for (const w of waiters) w(); resolve(); }));
 
-  const waitFor = (pattern: RegExp, timeoutMs = 30_000) => new Promise<RegExpMatchArray>((resolve, reject) => {
+  const waitFor = (pattern: RegExp, options: number | { timeoutMs?: number; from?: number } = {}) => new Promise<RegExpMatchArray>((resolve, reject) => {
+    const { timeoutMs = 30_000, from = 0 } = typeof options === 'number' ? { timeoutMs: options } : options;
     const check = () => {
-      const m = out.match(pattern);
+      const m = tail(from).match(pattern);
       if (m) { done(); resolve(m); return; }
       if (exited) { done(); reject(new Error(`ledger ${role} exited (code ${child.exitCode}, signal ${child.signalCode}) before printing ${pattern}:\n${out.slice(-4000)}`)); }
     };
@@ -83,10 +92,14 @@ export async function startRole(role: string, args: string[] = [], options: Star
   const handle: RoleProcess = {
     role, child, pid: child.pid!, match,
     output: () => out,
+    printed: () => dropped + out.length,
+    since: tail,
     waitFor,
+    signal(signal) { if (!exited) child.kill(signal); },
     async kill() { if (!exited) child.kill('SIGKILL'); await gone; },
     async stop(graceMs = 15_000) {
       if (!exited) {
+        child.kill('SIGCONT');
         child.kill('SIGTERM');
         const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
         await gone;
