@@ -9,24 +9,16 @@
  * The server is also killed if the test process exits without calling stop() (see server-process.ts). Set
  * LEDGER_NATS_SERVER to use another binary than the `nats-server` on PATH (or /usr/sbin/nats-server).
  */
-import { canConnect, findBinary, freePort, startServerProcess } from './server-process.ts';
+import { canConnect, findBinary, freePort, startServerProcess, type ServerProcess } from './server-process.ts';
 
 export { freePort };
 
-export interface NatsServerHandle {
+/** stop / kill / start / restart as in server-process.ts (restart and start keep the port and the directory). */
+export interface NatsServerHandle extends Omit<ServerProcess, 'dir'> {
   /** `nats://127.0.0.1:<port>` */
   url: string;
-  port: number;
   /** JetStream store directory (removed by stop()). */
   storeDir: string;
-  /** Stops the server (SIGTERM, then SIGKILL after a grace period) and removes its store. Idempotent. */
-  stop(): Promise<void>;
-  /** Stops the server and starts it again on the same port with the same store. */
-  restart(): Promise<void>;
-  /** Kills the server abruptly (SIGKILL) without removing its store; `restart()` or `start()` brings it back. */
-  kill(): Promise<void>;
-  /** Starts the server again after kill() (same port, same store); nothing when it runs. */
-  start(): Promise<void>;
 }
 
 export interface StartNatsServerOptions {

@@ -14,22 +14,14 @@
  * binary than the `redis-server` on PATH (or /usr/bin/redis-server).
  */
 import { connect as tcpConnect } from 'node:net';
-import { findBinary, startServerProcess } from './server-process.ts';
+import { findBinary, startServerProcess, type ServerProcess } from './server-process.ts';
 
-export interface RedisServerHandle {
+/** stop / kill / start / restart as in server-process.ts (restart and start keep the port and the directory). */
+export interface RedisServerHandle extends Omit<ServerProcess, 'dir'> {
   /** `redis://127.0.0.1:<port>` */
   url: string;
-  port: number;
   /** Data directory (removed by stop()). */
   dataDir: string;
-  /** Stops the server (SIGTERM, then SIGKILL after a grace period) and removes its data. Idempotent. */
-  stop(): Promise<void>;
-  /** Stops the server and starts it again on the same port with the same data dir. */
-  restart(): Promise<void>;
-  /** Kills the server abruptly (SIGKILL) without removing its data; `restart()` brings it back. */
-  kill(): Promise<void>;
-  /** Starts the server again after kill() (same port, same data). Same as restart() when it is already down. */
-  start(): Promise<void>;
 }
 
 export interface StartRedisServerOptions {
