@@ -9,7 +9,12 @@ const POOL = 8192;
 const pool = Buffer.allocUnsafe(POOL);
 let offset = POOL;
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** The counter as three hex digits (after the version digit 7). */
+const HEX3 = Array.from({ length: 0x1000 }, (_, i) => i.toString(16).padStart(3, '0'));
 let lastMs = -1;
+/** The id's first 15 characters (time and version) of the millisecond `prefixMs`: the same for every id of it. */
+let prefixMs = -1;
+let prefix = '';
 let counter = 0;
 
 function random(n: number): number {
@@ -31,7 +36,11 @@ export function uuidv7(clock = Date.now()): string {
     counter = ((pool[r] << 8) | pool[r + 1]) & 0x7ff;
   }
   const r = random(8);
-  const t = now.toString(16).padStart(12, '0');
-  return `${t.slice(0, 8)}-${t.slice(8, 12)}-${(0x7000 | counter).toString(16)}-${HEX[(pool[r] & 0x3f) | 0x80]}${HEX[pool[r + 1]]}-`
+  if (now !== prefixMs) {
+    const t = now.toString(16).padStart(12, '0');
+    prefixMs = now;
+    prefix = `${t.slice(0, 8)}-${t.slice(8, 12)}-7`;
+  }
+  return `${prefix}${HEX3[counter]}-${HEX[(pool[r] & 0x3f) | 0x80]}${HEX[pool[r + 1]]}-`
     + `${HEX[pool[r + 2]]}${HEX[pool[r + 3]]}${HEX[pool[r + 4]]}${HEX[pool[r + 5]]}${HEX[pool[r + 6]]}${HEX[pool[r + 7]]}`;
 }

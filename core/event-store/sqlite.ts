@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { EventMetadataInput, STREAM_NAME, type EventMetadata } from '../../schema/envelope.ts';
+import { parseEventMetadataInput, STREAM_NAME, type EventMetadataInput, type EventMetadata } from '../../schema/envelope.ts';
 import { needsUpcast, SchemaError, upcast, validateEvent } from '../../schema/registry.ts';
 import { canonicalBody, chainHash, GENESIS_HASH, isoNow } from '../hash-chain.ts';
 import { catchUpSubscription } from './catch-up.ts';
@@ -261,7 +261,7 @@ const isUniqueViolation = (error: unknown): boolean =>
 function prepareEvent(e: NewEvent, recordedAt: string): PreparedEvent {
   if (!e || typeof e.type !== 'string') throw new SchemaError(String(e?.type), ['event has no type']);
   const { data, version } = validateEvent(e.type, e.data);
-  const meta = EventMetadataInput.safeParse(e.metadata);
+  const meta = parseEventMetadataInput(e.metadata);
   if (!meta.success) throw new SchemaError(e.type, meta.error.issues.map((i) => `metadata.${i.path.join('.')}: ${i.message}`));
   // zod's output is a new object (not the caller's): complete it in place rather than copy it again
   const metadata = meta.data as EventMetadataInput & { recordedAt: string };
