@@ -29,7 +29,8 @@ export function register(program: Command): void {
   const cmd = program.command('projector')
     .description('Fold the log into the read models (SQLite, and Redis with LEDGER_REDIS_URL) as the single, leased writer, until SIGINT/SIGTERM')
     .addOption(new Option('--nats-url <url>', 'NATS server URL for the lease (env LEDGER_NATS_URL)'))
-    .addOption(new Option('--redis-url <url>', 'Redis for the shared registers (env LEDGER_REDIS_URL)'));
+    .addOption(new Option('--redis-url <url>', 'Redis for the shared registers (env LEDGER_REDIS_URL)'))
+    .option('--rebuild-redis', 'once leading, rebuild every Redis register from the log into a fresh generation and swap it in (the old one serves meanwhile)');
   withDataDir(cmd);
   cmd.addHelpText('after', `
 Writes the read models of every GraphQL module into <data>/readmodels.sqlite (the \`ledger serve\` instances of the
@@ -40,11 +41,14 @@ Run two or more for availability: one holds the NATS KV lease (bucket ledger-lea
 the others stand by and take over within about LEDGER_LEASE_TTL_MS after it stops renewing. Every write carries the
 lease's fencing token, so an old leader that was paused or cut off writes nothing after a takeover.
 
+Rebuild on demand: \`ledger projector --rebuild-redis\` (as the leader) folds the log from zero into a fresh Redis
+generation while the live one keeps serving and being updated, then swaps them in one step and prints each digest.
+
 Environment: LEDGER_NATS_URL (the lease; without it no lease is taken: run one projector and no \`ledger serve\` of
 the embedded profile on this data directory), LEDGER_DATA_DIR, LEDGER_EVENTSTORE_URL, LEDGER_REDIS_URL,
 LEDGER_LEASE_TTL_MS (default 5000).`);
 
-  cmd.action(async (opts: { natsUrl?: string; redisUrl?: string; data?: string }) => {
+  cmd.action(async (opts: { natsUrl?: string; redisUrl?: string; data?: string; rebuildRedis?: boolean }) => {
     const config = loadConfig(process.env, { LEDGER_DATA_DIR: opts.data, LEDGER_NATS_URL: opts.natsUrl, LEDGER_REDIS_URL: opts.redisUrl });
     const modules = await discoverModules();
     const projections = projectionsOf(modules);
@@ -92,7 +96,7 @@ LEDGER_LEASE_TTL_MS (default 5000).`);
         },
       });
       runner.start();
-      let redis: { stop(): Promise<void> } | undefined;
+      let redis: Awaited<ReturnType<typeof import('../../projections/redis/start.ts')['startRedisProjections']>> | undefined;
       if (config.LEDGER_REDIS_URL) {
         try {
           const { startRedisProjections } = await import('../../projections/redis/start.ts');
@@ -106,6 +110,15 @@ LEDGER_LEASE_TTL_MS (default 5000).`);
             },
             onFenced: (_name, error) => fail(error),
           });
+          if (opts.rebuildRedis) {
+            const running = redis;
+            void (async () => {
+              for (const { name } of running.projectors) {
+                const r = await running.rebuild(name);
+                line(`redis: rebuilt ${r.name} from the log: generation ${r.gen}, ${r.events} events in ${r.seconds.toFixed(1)} s, position ${r.position}, digest ${r.digest}`);
+              }
+            })().catch((error) => line(`redis: rebuild failed: ${message(error)}`));
+          }
         } catch (error) {
           await runner.stop();
           throw error;
