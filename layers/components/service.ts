@@ -33,18 +33,9 @@ import { Fleet } from './scheduler/fleet.ts';
 import { Planner } from './scheduler/placement.ts';
 
 export { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
-import { AccessDeniedError, InvalidInputError } from '../../core/service-errors.ts';
+import { AccessDeniedError, IdempotencyKey, InvalidInputError, parseInput } from '../../core/service-errors.ts';
 
-function parse<T>(schema: z.ZodType<T>, input: unknown): T {
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
-  throw new InvalidInputError(r.error.issues.map((i) => ({
-    field: i.path.map(String),
-    message: i.code === 'unrecognized_keys' ? `unknown field(s) ${(i as { keys?: string[] }).keys?.join(', ')}` : i.message,
-  })));
-}
 
-const IdempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 export const RequestInput = z.object({
   projectId: ProjectRef,
   type: TypeName,
@@ -99,7 +90,7 @@ export class ComponentsService {
   async defineType(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     if (actor.kind !== 'operator' && actor.kind !== 'system') throw new AccessDeniedError('only operators define component types');
     const raw = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
-    const definition = parse(DefineComponentType, { ...raw, typeId: typeof raw.name === 'string' ? typeIdOf(raw.name) : undefined });
+    const definition = parseInput(DefineComponentType, { ...raw, typeId: typeof raw.name === 'string' ? typeIdOf(raw.name) : undefined });
     validateCommand(DefineComponentType, 'DefineComponentType', definition);
     if (definition.pool.kind === 'component') {
       const base = await this.type(definition.pool.type);
@@ -156,7 +147,7 @@ export class ComponentsService {
   /** A tenant requests a component in one of its projects. */
   async request(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     if (actor.kind !== 'tenant') throw new AccessDeniedError('components are requested by a tenant in one of its projects: use a tenant token');
-    const i = parse(RequestInput, input);
+    const i = parseInput(RequestInput, input);
     const project = await this.projects.visibleProject(actor, i.projectId);
     if (!project) throw new DomainError('PROJECT_NOT_FOUND', `project ${i.projectId} does not exist`, ['projectId']);
     if (project.status === 'archived') throw new DomainError('PROJECT_ARCHIVED', `project ${i.projectId} is archived`, ['projectId']);
@@ -222,14 +213,14 @@ export class ComponentsService {
   }
 
   async power(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
-    const i = parse(PowerInput, input);
+    const i = parseInput(PowerInput, input);
     const s = await this.owned(actor, i.componentId);
     const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(i.componentId), { type: 'RequestPower', data: i }, this.ctx(actor, s, meta));
     return { id: i.componentId, position: r.position };
   }
 
   async resize(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
-    const i = parse(ResizeInput, input);
+    const i = parseInput(ResizeInput, input);
     const s = await this.owned(actor, i.componentId);
     if (!i.size && !i.template) throw new InvalidInputError([{ field: ['size'], message: 'give a size (or a template)' }]);
     let size = i.size ? sizeOf(i.size) : undefined;
@@ -248,7 +239,7 @@ export class ComponentsService {
   }
 
   async release(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
-    const i = parse(ReleaseInput, input);
+    const i = parseInput(ReleaseInput, input);
     const s = await this.owned(actor, i.componentId);
     const r = await executeFresh(this.ledger, ccontractDecider, stream.ccontract(i.componentId), { type: 'RequestRelease', data: i }, this.ctx(actor, s, meta));
     let position = r.position;

@@ -19,29 +19,15 @@ import { projectDecider, type ProjectState } from './project/decider.ts';
 import { userDecider, type UserState } from './user/decider.ts';
 
 export { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
-import { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
+import { AccessDeniedError, IdempotencyKey, parseInput } from '../../core/service-errors.ts';
 
 export type { CommandMeta } from '../../core/command-meta.ts';
 import type { CommandMeta } from '../../core/command-meta.ts';
 
 export interface Outcome { id: string; position: number; duplicate: boolean }
 
-const IdempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
-function parse<T>(schema: z.ZodType<T>, input: unknown): T {
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
-  const issues: InputIssue[] = [];
-  const seen = new Set<string>();
-  for (const i of r.error.issues) {
-    const field = i.path.map(String);
-    const key = field.join('\u0000');
-    if (seen.has(key)) continue; // one message per field: the first rule it broke
-    seen.add(key);
-    issues.push({ field, message: i.code === 'unrecognized_keys' ? `unknown field(s) ${(i as { keys?: string[] }).keys?.join(', ')}` : i.message });
-  }
-  throw new InvalidInputError(issues);
-}
+const parse = <T>(schema: z.ZodType<T>, input: unknown): T => parseInput(schema, input, { onePerField: true });
 
 const optionalKey = (meta: CommandMeta) => meta.idempotencyKey === undefined ? undefined : parse(z.object({ idempotencyKey: IdempotencyKey }), { idempotencyKey: meta.idempotencyKey }).idempotencyKey;
 const commandIdOf = (actor: Actor, op: string, key: string | undefined) => {

@@ -36,7 +36,7 @@ import { regionAcceptsChildren, regionDecider } from './region/decider.ts';
 import { zoneAcceptsChildren, zoneDecider } from './zone/decider.ts';
 
 export { AccessDeniedError, InvalidInputError, type InputIssue } from '../../core/service-errors.ts';
-import { AccessDeniedError, InvalidInputError } from '../../core/service-errors.ts';
+import { AccessDeniedError, IdempotencyKey, InvalidInputError, parseInput } from '../../core/service-errors.ts';
 
 export type { CommandMeta } from '../../core/command-meta.ts';
 import type { CommandMeta } from '../../core/command-meta.ts';
@@ -44,17 +44,8 @@ import type { CommandMeta } from '../../core/command-meta.ts';
 /** What an operation did: the id it acted on and the global position of the last event written (0: nothing written). */
 export interface Outcome { id: string; position: number; duplicate: boolean }
 
-const IdempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 const Reason = z.string().trim().max(1000);
 
-function parse<T>(schema: z.ZodType<T>, input: unknown): T {
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
-  throw new InvalidInputError(r.error.issues.map((i) => ({
-    field: i.path.map(String),
-    message: i.code === 'unrecognized_keys' ? `unknown field(s) ${(i as { keys?: string[] }).keys?.join(', ')}` : i.message,
-  })));
-}
 
 /** The command, validated and routed; a schema refusal becomes INVALID_INPUT naming the fields. */
 function routed(type: string, data: unknown) {
@@ -120,7 +111,7 @@ export class ResourcesService {
 
   async registerRegion(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     requireOperator(actor, 'register regions');
-    const d = parse(RegionInput, input);
+    const d = parseInput(RegionInput, input);
     const regionId = d.regionId ?? this.idFor('region', actor, 'regionRegister', meta);
     return this.registerNamed(actor, meta, 'regionRegister', { scope: nameScope.regions(), kind: 'region', name: d.name, ownerId: regionId },
       'RegisterRegion', defined({ regionId, name: d.name, description: d.description }), regionId);
@@ -128,7 +119,7 @@ export class ResourcesService {
 
   async registerZone(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     requireOperator(actor, 'register zones');
-    const d = parse(ZoneInput, input);
+    const d = parseInput(ZoneInput, input);
     await this.activeRegion(d.regionId, ['regionId']);
     const zoneId = d.zoneId ?? this.idFor('zone', actor, 'zoneRegister', meta);
     return this.registerNamed(actor, meta, 'zoneRegister', { scope: nameScope.zonesOf(d.regionId), kind: 'zone', name: d.name, ownerId: zoneId },
@@ -137,7 +128,7 @@ export class ResourcesService {
 
   async registerHost(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     requireOperator(actor, 'register hosts');
-    const d = parse(HostInput, input);
+    const d = parseInput(HostInput, input);
     const regionId = await this.activeZone(d.zoneId, undefined, ['zoneId']);
     const hostId = d.hostId ?? this.idFor('host', actor, 'hostRegister', meta);
     return this.registerNamed(actor, meta, 'hostRegister', { scope: nameScope.hostsOf(d.zoneId), kind: 'host', name: d.name, ownerId: hostId },
@@ -146,7 +137,7 @@ export class ResourcesService {
 
   async registerNetwork(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     requireOperator(actor, 'register networks');
-    const d = parse(NetworkInput, input);
+    const d = parseInput(NetworkInput, input);
     let regionId = d.regionId!;
     if (d.zoneId !== undefined) regionId = await this.activeZone(d.zoneId, d.regionId, ['zoneId']);
     else await this.activeRegion(regionId, ['regionId']);
@@ -157,7 +148,7 @@ export class ResourcesService {
 
   async registerImage(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     requireOperator(actor, 'register images');
-    const d = parse(ImageInput, input);
+    const d = parseInput(ImageInput, input);
     await this.activeRegion(d.regionId, ['regionId']);
     const imageId = d.imageId ?? this.idFor('image', actor, 'imageRegister', meta);
     return this.registerNamed(actor, meta, 'imageRegister', { scope: nameScope.imagesOf(d.regionId), kind: 'image', name: d.name, ownerId: imageId },
@@ -167,7 +158,7 @@ export class ResourcesService {
   /** Drain, maintenance, back online, retire (refused while the host holds live slices, unless force). */
   async hostAction(actor: Actor, action: HostAction, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     requireOperator(actor, 'change hosts');
-    const d = parse(HostActionInput, input);
+    const d = parseInput(HostActionInput, input);
     if (d.force !== undefined && action !== 'RetireHost') throw new InvalidInputError([{ field: ['force'], message: 'only a retirement can be forced' }]);
     return this.run(actor, meta, 'host', action, defined({ hostId: d.hostId, reason: d.reason, force: d.force }), d.hostId);
   }
@@ -176,7 +167,7 @@ export class ResourcesService {
 
   async sliceXNode(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome & { hostId: string }> {
     requireOperator(actor, 'slice hosts');
-    const d = parse(SliceInput, input);
+    const d = parseInput(SliceInput, input);
     if (d.imageId !== undefined) await this.usableImage(d.imageId, undefined, ['imageId']);
     const xnodeId = d.xnodeId ?? this.idFor('xnode', actor, 'xnodeSlice', meta);
     const out = await this.run(actor, meta, 'slice', 'SliceXNode', defined({ hostId: d.hostId, xnodeId, size: d.size, imageId: d.imageId, contractId: d.contractId }), xnodeId);
@@ -185,7 +176,7 @@ export class ResourcesService {
 
   async xnodeAction(actor: Actor, action: XNodeAction, input: unknown, meta: CommandMeta = {}): Promise<Outcome & { hostId: string }> {
     requireOperator(actor, 'change slices');
-    const d = parse(XNodeActionInput, input);
+    const d = parseInput(XNodeActionInput, input);
     const out = await this.run(actor, meta, 'xnode', action, defined({ hostId: d.hostId, xnodeId: d.xnodeId, reason: d.reason }), d.xnodeId);
     return { ...out, hostId: d.hostId };
   }
@@ -198,7 +189,7 @@ export class ResourcesService {
    */
   async openRContract(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     requireOperator(actor, 'open resource contracts');
-    const d = parse(OpenInput, input);
+    const d = parseInput(OpenInput, input);
     for (const [i, item] of d.items.entries()) {
       const at = (...f: string[]) => ['items', String(i), ...f];
       if (item.kind === 'compute') {
@@ -217,7 +208,7 @@ export class ResourcesService {
 
   async terminateRContract(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     requireOperator(actor, 'terminate resource contracts');
-    const d = parse(TerminateInput, input);
+    const d = parseInput(TerminateInput, input);
     const { state } = await this.ledger.load(rcontractDecider, stream.rcontract(d.contractId));
     return this.run(actor, meta, 'terminate', 'TerminateRContract', defined({ contractId: d.contractId, reason: d.reason }), d.contractId, state.tenantId);
   }
@@ -225,7 +216,7 @@ export class ResourcesService {
   /** Requests a move (or copy) of a slice to an exact host; the move process does the rest (layers/resources/process/runner-move.ts). */
   async requestMove(actor: Actor, input: unknown, meta: CommandMeta = {}): Promise<Outcome> {
     requireOperator(actor, 'move slices');
-    const d = parse(MoveInput, input);
+    const d = parseInput(MoveInput, input);
     const host = await this.stored(hostDecider, stream.host(d.hostId)); // the source as stored now: its state decides the move
     if (!host.registered) throw new DomainError('HOST_NOT_FOUND', `host ${d.hostId} does not exist`, ['hostId']);
     const slice = host.slices[d.xnodeId];
@@ -248,7 +239,7 @@ export class ResourcesService {
   // ── helpers ───────────────────────────────────────────────────────────────────────────────────────────────
 
   private idFor(kind: IdKind, actor: Actor, op: string, meta: CommandMeta): string {
-    const key = meta.idempotencyKey === undefined ? undefined : parse(z.object({ idempotencyKey: IdempotencyKey }), { idempotencyKey: meta.idempotencyKey }).idempotencyKey;
+    const key = meta.idempotencyKey === undefined ? undefined : parseInput(z.object({ idempotencyKey: IdempotencyKey }), { idempotencyKey: meta.idempotencyKey }).idempotencyKey;
     if (key !== undefined) return newId(kind, [actor.kind, actor.id, op, key]);
     if (meta.commandId !== undefined) return newId(kind, [meta.commandId]);
     return newId(kind);
