@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import canonicalize from 'canonicalize';
 import { createHash } from 'node:crypto';
-import { canonical, canonicalBody, chainHash } from './hash-chain.ts';
+import { canonical, canonicalBody, chainHash, quote } from './hash-chain.ts';
 import { uuidv7 } from './ids.ts';
 
 const reference = canonicalize as unknown as (v: unknown) => string;
@@ -11,7 +11,7 @@ function randomValue(depth: number): unknown {
   const r = Math.random();
   if (depth > 3 || r < 0.3) {
     const k = Math.floor(Math.random() * 6);
-    return [null, true, Math.floor(Math.random() * 1e9) - 5e8, Math.random() * 1e6, `s${Math.random().toString(36)}é\u2028"\\\n😀`, 1e21][k];
+    return [null, true, Math.floor(Math.random() * 1e9) - 5e8, Math.random() * 1e6, `s${Math.random().toString(36)}é\u2028"\\\n😀`, 1e21, ["plain", "tab\there", "\u007f\u0080", ""][Math.floor(Math.random() * 4)], -0][Math.floor(Math.random() * 8)];
   }
   if (r < 0.5) return Array.from({ length: Math.floor(Math.random() * 4) }, () => randomValue(depth + 1));
   const o: Record<string, unknown> = {};
@@ -33,6 +33,13 @@ test('the fast body serializer equals canonical({data, metadata}) with and witho
     const data = randomValue(0);
     assert.is(canonicalBody(data, m as any), canonical({ data, metadata: m }));
   }
+});
+
+test('quote is JSON.stringify of a string: plain, escaped, controls, paired and lone surrogates', () => {
+  const samples = ['', 'plain', 'u_1', '2026-01-01T00:00:00.000Z', 'a"b', 'back\\slash', 'tab\there', '\u0000\u001f\u0020', '\u007f\u0080\u2028',
+    '😀', 'x\ud83d', '\ude00y', '\udfff\ud800', 'é€'];
+  for (let i = 0; i < 2000; i++) samples.push(String.fromCharCode(...Array.from({ length: 1 + (i % 5) }, () => Math.floor(Math.random() * 0x10000))));
+  for (const s of samples) assert.is(quote(s), JSON.stringify(s), JSON.stringify(s));
 });
 
 test('canonical JSON refuses values JSON cannot carry', () => {
