@@ -93,7 +93,8 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
           expected: cached.revision === -1 ? 'no_stream' : cached.revision,
         });
         let state = cached.state;
-        for (const e of result.events) state = this.decider.evolve(state, e as unknown as E);
+        const written = result.events;
+        for (let i = 0; i < written.length; i++) state = this.decider.evolve(state, written[i] as unknown as E);
         const next = remember({ state, revision: result.nextExpectedRevision, commandIds: cached.commandIds }, result.events);
         this.put(streamId, next);
         return { state, events: result.events, revision: result.nextExpectedRevision, position: result.position, duplicate: false };
@@ -149,18 +150,21 @@ export class CommandHandler<State, C extends Command, E extends DomainEvent> {
 
   private envelope(events: E[], ctx: CommandContext): NewEvent[] {
     const occurredAt = ctx.occurredAt ?? isoNow();
-    const eventIds = events.map(() => uuidv7());
+    const first = uuidv7();
     // A command that starts a conversation is correlated by its id, or by its first event's id.
-    const correlationId = ctx.correlationId ?? ctx.commandId ?? eventIds[0];
+    const correlationId = ctx.correlationId ?? ctx.commandId ?? first;
     const causationId = ctx.causationId ?? ctx.commandId;
-    return events.map((e, i) => {
+    const out: NewEvent[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
       // plain assignments, not conditional spreads: this runs for every event written (absent keys stay absent)
-      const metadata: Record<string, unknown> = { eventId: eventIds[i], occurredAt, actor: ctx.actor, correlationId, version: latestVersion(e.type) ?? 1 };
+      const metadata: Record<string, unknown> = { eventId: i === 0 ? first : uuidv7(), occurredAt, actor: ctx.actor, correlationId, version: latestVersion(e.type) ?? 1 };
       if (ctx.tenantId !== undefined) metadata.tenantId = ctx.tenantId;
       if (causationId !== undefined) metadata.causationId = causationId;
       if (ctx.commandId !== undefined) metadata.commandId = ctx.commandId;
-      return { type: e.type, data: e.data, metadata: metadata as unknown as NewEvent['metadata'] };
-    });
+      out[i] = { type: e.type, data: e.data, metadata: metadata as unknown as NewEvent['metadata'] };
+    }
+    return out;
   }
 }
 

@@ -41,6 +41,10 @@ export function uuidv7(clock = Date.now()): string {
     prefixMs = now;
     prefix = `${t.slice(0, 8)}-${t.slice(8, 12)}-7`;
   }
-  return `${prefix}${HEX3[counter]}-${HEX[(pool[r] & 0x3f) | 0x80]}${HEX[pool[r + 1]]}-`
+  const id = `${prefix}${HEX3[counter]}-${HEX[(pool[r] & 0x3f) | 0x80]}${HEX[pool[r + 1]]}-`
     + `${HEX[pool[r + 2]]}${HEX[pool[r + 3]]}${HEX[pool[r + 4]]}${HEX[pool[r + 5]]}${HEX[pool[r + 6]]}${HEX[pool[r + 7]]}`;
+  // The concatenation is a V8 rope of 14 pieces; reading a character flattens it once here (~50 ns) rather than in
+  // every regex, hash and SQLite binding that reads the id later (a regex over the rope costs ~200 ns more).
+  id.charCodeAt(0);
+  return id;
 }

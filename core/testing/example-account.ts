@@ -27,8 +27,8 @@ export const accountDecider: Decider<AccountState, AccountCommand, AccountEvent>
   evolve(state, event) {
     switch (event.type) {
       case 'AccountOpened': return { open: true, balance: 0 };
-      case 'Deposited': return { ...state, balance: state.balance + event.data.amount };
-      case 'Withdrawn': return { ...state, balance: state.balance - event.data.amount };
+      case 'Deposited': return { open: state.open, balance: state.balance + event.data.amount };
+      case 'Withdrawn': return { open: state.open, balance: state.balance - event.data.amount };
       default: return state;
     }
   },
