@@ -211,11 +211,15 @@ export function auditBulkLoader(db: Database.Database, maxOpen = 1_000_000) {
   };
 }
 
-export const auditProjection: SqliteProjection & { bulk: typeof auditBulkLoader; idempotent: true } = {
+export const auditProjection: SqliteProjection & { bulk: typeof auditBulkLoader; idempotent: true; reads: 'metadata'; rebuildCost: number } = {
   name: 'audit',
   version: 1,
   /** Applying an event again changes nothing (see `apply`). */
   idempotent: true,
+  /** It never reads an event's data: a rebuild may parse only the metadata (core/audit/rebuild.ts). */
+  reads: 'metadata',
+  /** Per event, beyond reading and decoding, as a fraction of a raw read + parse (`ledger bench replay`). */
+  rebuildCost: 0.4,
   tables: [
     { name: AUDIT_POSTINGS, orderBy: 'key, first_position' },
     { name: AUDIT_TIME, orderBy: 'first_position' },

@@ -499,9 +499,13 @@ export function rregisterBulkLoader(db: Database.Database): { apply(event: Store
   };
 }
 
-export const rregisterProjection: SqliteProjection & { bulk: typeof rregisterBulkLoader } = {
+export const rregisterProjection: SqliteProjection & { bulk: typeof rregisterBulkLoader; reads: 'data+times'; rebuildCost: number } = {
   name: 'rregister',
   version: 1,
+  /** Of an event's metadata it reads only occurredAt: a rebuild may leave the rest unparsed (core/audit/rebuild.ts). */
+  reads: 'data+times',
+  /** Per event, beyond reading and decoding, as a fraction of a raw read + parse (`ledger bench replay`). */
+  rebuildCost: 0.4,
   filter: { categories: ['Region', 'Zone', 'Host', 'Network', 'XNetwork', 'Image', 'XImage', 'RContract', 'Move'] },
   tables: [
     { name: RREGISTER_TABLES.regions, orderBy: 'region_id' },

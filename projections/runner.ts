@@ -134,12 +134,20 @@ export class ProjectionRunner {
   }
 }
 
-/** sha256 over every row of a projection's tables, in their declared order. */
+/**
+ * sha256 over every row of a projection's tables, in their declared order: per table a header line, then each row
+ * as JSON and a newline. The text is handed to the hash ~64 KiB at a time (the same bytes as row by row; two native
+ * calls per row cost ~15 % of a large read model's digest).
+ */
 export function digestOf(db: Database.Database, p: SqliteProjection): string {
   const hash = createHash('sha256');
   for (const t of p.tables) {
-    hash.update(`\u0000table ${t.name}\n`);
-    for (const row of db.prepare(`SELECT * FROM "${t.name}" ORDER BY ${t.orderBy}`).raw().iterate()) hash.update(JSON.stringify(row)).update('\n');
+    let text = `\u0000table ${t.name}\n`;
+    for (const row of db.prepare(`SELECT * FROM "${t.name}" ORDER BY ${t.orderBy}`).raw().iterate()) {
+      text += JSON.stringify(row) + '\n';
+      if (text.length >= 65_536) { hash.update(text); text = ''; }
+    }
+    hash.update(text);
   }
   return hash.digest('hex');
 }

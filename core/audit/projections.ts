@@ -16,6 +16,11 @@ export function isProjection(x: unknown): x is SqliteProjection {
     && Array.isArray(p.tables) && typeof p.setup === 'function' && typeof p.apply === 'function';
 }
 
+/** The module each discovered read model came from (a second rebuild thread imports it from there). */
+const modules = new WeakMap<SqliteProjection, string>();
+/** The file URL of the module that exports `p`, when `discoverProjections` found it (else undefined). */
+export const moduleOf = (p: SqliteProjection): string | undefined => modules.get(p);
+
 export interface Discovered { projections: SqliteProjection[]; failed: { file: string; error: string }[] }
 
 /** Imports projections/*.ts and returns their projections sorted by name (a module that fails to load is reported). */
@@ -34,6 +39,7 @@ export async function discoverProjections(dir = PROJECTIONS_DIR): Promise<Discov
       const prev = byName.get(value.name);
       if (prev && prev !== value) throw new Error(`two read models are named "${value.name}" (${file} and another module)`);
       byName.set(value.name, value);
+      if (!modules.has(value)) modules.set(value, pathToFileURL(join(dir, file)).href);
     }
   }
   return { projections: [...byName.values()].sort((a, b) => a.name.localeCompare(b.name)), failed };

@@ -64,6 +64,8 @@ export interface ReplayOptions {
    */
   upTo?: 'live' | 'head';
   batchSize?: number;
+  /** Threads of the rebuild (rebuildAllFromZero's `threads`; default: two on 2+ cores for large logs). */
+  threads?: 1 | 2;
   onProgress?: (position: number, until: number, events: number) => void;
 }
 
@@ -148,8 +150,9 @@ export async function replayProjection(store: EventStore, live: Database.Databas
 
 /**
  * Rebuilds several projections beside the live ones in ONE pass over the log (reading and decoding the log once;
- * each projection up to its own position: its live model's, or the head, or `until`), then compares each digest
- * with its live one and swaps each in, one after the other, as `replayProjection` does for one.
+ * each projection up to its own position: its live model's, or the head, or `until`), or in two passes at once on
+ * two threads (`rebuildAllFromZero`: each thread writes its read models' side files), then compares each digest with
+ * its live one and swaps each in, one after the other, as `replayProjection` does for one.
  */
 export async function replayProjections(store: EventStore, live: Database.Database, projections: BulkCapable[], options: ReplayOptions): Promise<ReplayReport[]> {
   const head = await store.headPosition();
@@ -173,6 +176,7 @@ export async function replayProjections(store: EventStore, live: Database.Databa
       targets: Object.fromEntries(plans.map((x) => [x.p.name, x.target])),
       until: Object.fromEntries(plans.map((x) => [x.p.name, x.until])),
       batchSize: options.batchSize,
+      threads: options.threads,
       onProgress: options.onProgress,
     });
   } finally {
