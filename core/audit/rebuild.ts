@@ -325,7 +325,7 @@ async function rebuildOnTwoThreads(store: EventStore, path: string, projections:
   options.onProgress?.(end, end, Math.max(read, progress.there[1]));
   const byName = new Map<string, Rebuilt>(mine.map((r) => [r.name, r]));
   for (const r of theirs) {
-    const db = options.targets?.[r.name] ?? new Database(Buffer.from(r.image!));
+    const db = options.targets?.[r.name] ?? new Database(Buffer.from(r.image!.buffer, r.image!.byteOffset, r.image!.byteLength));
     byName.set(r.name, { name: r.name, digest: r.digest, position: r.position, events: r.events, seconds: r.seconds, db });
   }
   return projections.map((p) => byName.get(p.name)!);
