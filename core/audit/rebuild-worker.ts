@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteEventStore } from '../event-store/sqlite.ts';
+import { latestVersion } from '../../schema/registry.ts';
 import { isProjection } from './projections.ts';
 import { rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
 
@@ -15,6 +16,8 @@ export interface WorkerInput {
   /** The embedded store's file. */
   path: string;
   batchSize?: number;
+  /** The event types this thread's caller upcasts, with their latest version (types with one version are left out). */
+  upcasts: Record<string, number>;
   /** Each read model of the share: its name, the module that exports it, where it stops, its target file (null: in memory). */
   projections: { name: string; module: string; until: number; file: string | null }[];
 }
@@ -31,8 +34,6 @@ export async function runRebuildWorker(): Promise<void> {
   const input = workerData as WorkerInput;
   const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
   try {
-    // every event schema (and upcaster) the CLI knows, so events decode here as they do on the calling thread
-    await import('../../schema/index.ts');
     const projections: BulkCapable[] = [];
     for (const want of input.projections) {
       const mod = await import(want.module.startsWith('file:') ? want.module : pathToFileURL(want.module).href) as Record<string, unknown>;
@@ -40,6 +41,10 @@ export async function runRebuildWorker(): Promise<void> {
       if (!p) throw new Error(`module ${want.module} exports no read model named "${want.name}"`);
       projections.push(p as BulkCapable);
     }
+    // Events must decode here as on the calling thread: same upcasters, same latest versions. The read models'
+    // modules register the schemas they use; when the caller upcasts a type this thread does not know as far, every
+    // schema is loaded (~150 ms, so not when nothing is missing: no event type has a second version yet).
+    if (Object.entries(input.upcasts).some(([type, version]) => latestVersion(type) !== version)) await import('../../schema/index.ts');
     const store = new SqliteEventStore({ path: input.path, readonly: true });
     const targets: Record<string, Database.Database> = {};
     for (const want of input.projections) {

@@ -23,7 +23,7 @@ import { seedComponentTypes } from '../../layers/components/seed.ts';
 import { userDecider } from '../../layers/projects/user/decider.ts';
 import { generateLog } from '../../bench/replay.ts';
 import { discoverProjections } from './projections.ts';
-import { decodeDataAndTimes, decodeMetadataOnly, metadataAt, planThreads, rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
+import { decodeDataAndTimes, decodeMetadataOnly, metadataAt, metadataFromText, planThreads, rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
 import { replayProjections } from './replay.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ledger-rebuild-threads-'));
@@ -129,6 +129,9 @@ test('partial decoders = the full decode, on every event of the log', () => {
       assert.equal(meta.metadata, full.metadata, `metadata of ${r.position}`);
       assert.is(meta.data, undefined);
       assert.equal([meta.streamId, meta.revision, meta.position, meta.type], [full.streamId, full.revision, full.position, full.type]);
+      const fast = metadataFromText(r.body, metadataAt(r.body));
+      if (r.body.includes('\\')) assert.is(fast, null, 'an escape: left to JSON.parse');
+      else assert.equal(fast, JSON.parse(r.body).metadata, `metadata of ${r.position} read off its text`);
       const dt = decodeDataAndTimes(r.position, r.stream, r.revision, r.type, r.body, r.hash)!;
       assert.ok(dt, `data and times of ${r.position}`);
       assert.equal(dt.data, full.data, `data of ${r.position}`);
@@ -150,6 +153,8 @@ test('partial decoders on bodies built to mislead them (structure in data keys a
     { actor: { kind: 'operator', id: 'o' }, correlationId: 'c', eventId: '0190f5c2-7a4b-7cc3-8000-000000000001', occurredAt: '2026-01-01T00:00:00.000Z', recordedAt: '2026-01-01T00:00:00.001Z', version: 1 },
     { actor: { kind: 'tenant', id: TRICKY.repeat(2).slice(0, 200) }, tenantId: TRICKY, correlationId: TRICKY.repeat(3).slice(0, 200), causationId: '"'.repeat(200),
       commandId: '\\'.repeat(200), eventId: '0190f5c2-7a4b-7cc3-8000-000000000002', occurredAt: '2026-01-01T00:00:00Z', recordedAt: '2026-01-01T00:00:00.002Z', version: 3 },
+    { actor: { kind: 'agent', id: 'é🙂\u2028 {actor:{id: ,kind: }' }, causationId: ',commandId:x}', tenantId: 'u_t', correlationId: 'version:7}}',
+      eventId: '0190f5c2-7a4b-7cc3-8000-000000000003', occurredAt: '2026-01-01T00:00:00.5Z', recordedAt: '2026-01-01T00:00:00.003Z', version: 12 },
   ];
   const datas: unknown[] = [
     { actor: { id: 'x', kind: 'y' }, 'k"metadata': { actor: { id: 1 } }, metadata: { actor: { id: 'z' } }, s: '"metadata":{"actor":{"id":', t: TRICKY },
@@ -163,6 +168,8 @@ test('partial decoders on bodies built to mislead them (structure in data keys a
       const at = metadataAt(body);
       // the member '"metadata":' + the metadata's text + the body's closing brace end the body
       assert.is(at, body.length - 1 - canonicalMetaLength(body) - '"metadata":'.length, 'the metadata member found');
+      const fast = metadataFromText(body, at);
+      if (JSON.stringify(metadata).includes('\\')) assert.is(fast, null); else assert.equal(fast, JSON.parse(body).metadata);
       const meta = decodeMetadataOnly(7, 'User-u_x', 0, 'UnknownType', body, 'h');
       assert.equal(meta.metadata, { ...JSON.parse(body).metadata, hash: 'h' });
       const dt = decodeDataAndTimes(7, 'User-u_x', 0, 'UnknownType', body, 'h')!;

@@ -22,7 +22,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { EventStore, ReadFilter, StoredEvent } from '../event-store/port.ts';
 import { decodeRow } from '../event-store/sqlite.ts';
-import { latestVersion, needsUpcast, upcast } from '../../schema/registry.ts';
+import { eventDefinitions, latestVersion, needsUpcast, upcast } from '../../schema/registry.ts';
 import type { EventMetadata } from '../../schema/envelope.ts';
 import { digestOf, type RebuildResult, type SqliteProjection } from '../../projections/runner.ts';
 import { moduleOf } from './projections.ts';
@@ -161,16 +161,18 @@ const wellFormed = (body: string, at: number) => at > 0 && body.charCodeAt(body.
   && (body.charCodeAt(at - 1) === 0x2c || body.charCodeAt(at - 1) === 0x7b);
 
 /**
- * An event decoded without its data (`reads: 'metadata'`): only the metadata object of the body is parsed (see
- * `metadataAt`), about half of parsing the whole body for the events of a fleet. The metadata equals the full
- * decode's (hash added, version upcast as the store does); `data` is undefined. A body not of the canonical shape
- * (none is) is parsed whole. Equality with the full decode: core/audit/rebuild.test.ts.
+ * An event decoded without its data (`reads: 'metadata'`): only the metadata of the body is read (see `metadataAt`),
+ * about a third of parsing the whole body for the events of a fleet. The metadata equals the full decode's (hash
+ * added, version upcast as the store does); `data` is undefined. A body not of the canonical shape (none is) is
+ * parsed whole. Equality with the full decode: core/audit/rebuild.test.ts.
  */
 export function decodeMetadataOnly(position: number, streamId: string, revision: number, type: string, body: string, hash: string): StoredEvent {
   const at = metadataAt(body);
-  const metadata: EventMetadata = wellFormed(body, at)
-    ? JSON.parse(body.slice(at + METADATA_MEMBER.length, body.length - 1))
-    : (JSON.parse(body) as { metadata: EventMetadata }).metadata;
+  let metadata: EventMetadata | null = null;
+  if (wellFormed(body, at)) {
+    metadata = metadataFromText(body, at) ?? JSON.parse(body.slice(at + METADATA_MEMBER.length, body.length - 1));
+  }
+  metadata ??= (JSON.parse(body) as { metadata: EventMetadata }).metadata;
   metadata.hash = hash;
   // the store upcasts data and version together; the version an upcast ends at is the type's latest
   const latest = latestVersion(type);
@@ -178,9 +180,81 @@ export function decodeMetadataOnly(position: number, streamId: string, revision:
   return { streamId, revision, position, type, data: undefined, metadata };
 }
 
-const OCCURRED_AT = '"occurredAt":"';
-const RECORDED_AT = '"recordedAt":"';
-const VERSION = '"version":';
+const ACTOR_ID = '{"actor":{"id":"';
+const ACTOR_KIND = '","kind":"';
+const CAUSATION_ID = ',"causationId":"';
+const COMMAND_ID = ',"commandId":"';
+const CORRELATION_ID = ',"correlationId":"';
+const EVENT_ID = ',"eventId":"';
+const OCCURRED = ',"occurredAt":"';
+const RECORDED = ',"recordedAt":"';
+const TENANT_ID = ',"tenantId":"';
+const VERSION_AT_END = ',"version":';
+
+/**
+ * The metadata object read off its canonical text without JSON.parse (~350 ns instead of ~650): the keys in their
+ * sorted order, each string value up to the next quote, version an integer before the closing '}}'. Only when the
+ * metadata holds no backslash (no escape, so a quote always ends a string); null on anything else (JSON.parse then
+ * decides). The object has the keys, in the order, JSON.parse gives. (Its longer strings are slices of the body,
+ * which they keep alive while they live: read models that keep metadata strings keep ids, not whole events.)
+ */
+export function metadataFromText(body: string, at: number): EventMetadata | null {
+  let i = at + METADATA_MEMBER.length;
+  if (body.indexOf('\\', i) >= 0 || !body.startsWith(ACTOR_ID, i)) return null;
+  // each string: from after its opening quote to the next quote (no escapes)
+  let start = i + ACTOR_ID.length;
+  let end = body.indexOf('"', start);
+  if (end < 0 || !body.startsWith(ACTOR_KIND, end)) return null;
+  const id = body.slice(start, end);
+  start = end + ACTOR_KIND.length;
+  end = body.indexOf('"', start);
+  if (end < 0 || body.charCodeAt(end + 1) !== 0x7d /* } */) return null;
+  const m = { actor: { id, kind: body.slice(start, end) } } as EventMetadata;
+  i = end + 2;
+  if (body.startsWith(CAUSATION_ID, i)) {
+    start = i + CAUSATION_ID.length; end = body.indexOf('"', start);
+    if (end < 0) return null;
+    m.causationId = body.slice(start, end); i = end + 1;
+  }
+  if (body.startsWith(COMMAND_ID, i)) {
+    start = i + COMMAND_ID.length; end = body.indexOf('"', start);
+    if (end < 0) return null;
+    m.commandId = body.slice(start, end); i = end + 1;
+  }
+  if (!body.startsWith(CORRELATION_ID, i)) return null;
+  start = i + CORRELATION_ID.length; end = body.indexOf('"', start);
+  if (end < 0) return null;
+  m.correlationId = body.slice(start, end); i = end + 1;
+  if (!body.startsWith(EVENT_ID, i)) return null;
+  start = i + EVENT_ID.length; end = body.indexOf('"', start);
+  if (end < 0) return null;
+  m.eventId = body.slice(start, end); i = end + 1;
+  if (!body.startsWith(OCCURRED, i)) return null;
+  start = i + OCCURRED.length; end = body.indexOf('"', start);
+  if (end < 0) return null;
+  m.occurredAt = body.slice(start, end); i = end + 1;
+  if (!body.startsWith(RECORDED, i)) return null;
+  start = i + RECORDED.length; end = body.indexOf('"', start);
+  if (end < 0) return null;
+  m.recordedAt = body.slice(start, end); i = end + 1;
+  if (body.startsWith(TENANT_ID, i)) {
+    start = i + TENANT_ID.length; end = body.indexOf('"', start);
+    if (end < 0) return null;
+    m.tenantId = body.slice(start, end); i = end + 1;
+  }
+  if (!body.startsWith(VERSION_AT_END, i) || body.length - 2 <= i + VERSION_AT_END.length) return null;
+  const version = Number(body.slice(i + VERSION_AT_END.length, body.length - 2));
+  if (!Number.isSafeInteger(version)) return null;
+  m.version = version;
+  return m;
+}
+
+// The keys as searched: without their opening quote, which is the commonest character of the text (a search for it
+// stops at every string; one for a letter seldom does: ~130 ns for the three instead of ~400). A match is the key
+// all the same: a quote right after the name ends a string, and a ':' after that string makes it a key.
+const OCCURRED_AT = 'occurredAt":"';
+const RECORDED_AT = 'recordedAt":"';
+const VERSION = 'version":';
 
 /**
  * An event decoded with its data but, of its metadata, only the times and version (`reads: 'data+times'`): the
@@ -195,7 +269,7 @@ export function decodeDataAndTimes(position: number, streamId: string, revision:
   const at = metadataAt(body);
   if (!wellFormed(body, at)) return null;
   const o = body.indexOf(OCCURRED_AT, at) + OCCURRED_AT.length;
-  const r = body.indexOf(RECORDED_AT, at) + RECORDED_AT.length;
+  const r = body.indexOf(RECORDED_AT, o) + RECORDED_AT.length;
   const v = body.indexOf(VERSION, r) + VERSION.length;
   if (o < OCCURRED_AT.length || r < RECORDED_AT.length || v < VERSION.length) return null;
   let version = Number(body.slice(v, body.length - 2));
@@ -293,6 +367,7 @@ async function rebuildOnTwoThreads(store: EventStore, path: string, projections:
   const input: WorkerInput = {
     path,
     batchSize: options.batchSize,
+    upcasts: Object.fromEntries(eventDefinitions().filter((d) => d.version > 1).map((d) => [d.type, latestVersion(d.type)!])),
     projections: there.map((p) => ({ name: p.name, module: moduleOf(p)!, until: until[p.name], file: fileOf(options.targets?.[p.name]) ?? null })),
   };
   const worker = new Worker(new URL('./rebuild-worker.mjs', import.meta.url), { workerData: input });
