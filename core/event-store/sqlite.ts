@@ -33,6 +33,17 @@ export interface SqliteEventStoreOptions {
    * default true for a file. False: SQLite's own automatic checkpoints inside commits, as plain SQLite does.
    */
   backgroundCheckpoints?: boolean;
+  /**
+   * How a write waits for the write lock another PROCESS holds. 'sleep' (default): SQLite's busy handler sleeps
+   * inside BEGIN IMMEDIATE (1, 2, 5, 10 ms… up to 10 s), blocking this process's event loop all that time. 'yield':
+   * the write transaction is tried without waiting; when the lock is taken, the batch goes back to the head of the
+   * queue and is retried from the event loop (setImmediate, then every millisecond), so the process keeps working
+   * (and more appends join the batch) while the other writer commits; after `busyWaitMs` in all it fails as 'sleep'
+   * does. For several writer processes on one file (parallel schedulers).
+   */
+  busyWait?: 'sleep' | 'yield';
+  /** 'yield': how long a batch may wait for the write lock in all (default 10,000 ms, SQLite's busy_timeout here). */
+  busyWaitMs?: number;
 }
 
 interface PreparedEvent { type: string; body: string; data: unknown; metadata: Omit<EventMetadata, 'hash'> }
@@ -91,6 +102,15 @@ export class SqliteEventStore implements EventStore {
    */
   private readonly tails = new Map<string, Tail>();
   private closed = false;
+  /** busyWait 'yield': statements switching SQLite's busy handler off around the write transaction and back on. */
+  private readonly busyYield: { off: Database.Statement; on: Database.Statement; maxMs: number } | undefined;
+  /** busyWait 'yield': when the batch at the head of the queue first found the lock taken, and the retries since. */
+  private busySince: number | undefined;
+  private busyRetries = 0;
+  /** busyWait 'yield': write transactions that found the lock taken (each was retried later). */
+  busyRetriesTotal = 0;
+  /** Set once the write transaction has begun (its BEGIN took the lock). */
+  private began = false;
 
   constructor(options: SqliteEventStoreOptions) {
     if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
@@ -113,7 +133,10 @@ export class SqliteEventStore implements EventStore {
       backwards: this.db.prepare('SELECT position, stream, revision, type, body, hash FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?'),
       chain: this.db.prepare('SELECT position, stream, revision, type, body, hash FROM events WHERE stream = ? ORDER BY revision'),
     };
-    this.writeBatch = this.db.transaction((batch: PendingAppend[]) => { for (let i = 0; i < batch.length; i++) this.writeOne(batch[i]); });
+    this.writeBatch = this.db.transaction((batch: PendingAppend[]) => { this.began = true; for (let i = 0; i < batch.length; i++) this.writeOne(batch[i]); });
+    this.busyYield = options.busyWait === 'yield' && !options.readonly
+      ? { off: this.db.prepare('PRAGMA busy_timeout = 0'), on: this.db.prepare('PRAGMA busy_timeout = 10000'), maxMs: options.busyWaitMs ?? 10_000 }
+      : undefined;
   }
 
   append(streamId: string, events: NewEvent[], options: { expected?: ExpectedRevision } = {}): Promise<AppendResult> {
@@ -137,6 +160,12 @@ export class SqliteEventStore implements EventStore {
       this.committedThisTick = true;
       queueMicrotask(this.endTick);
       const failure = this.commit([req]);
+      if (failure === LOCKED) {
+        // another process holds the write lock (busyWait 'yield'): this append waits in the queue like the others
+        const waiting = new Promise<AppendResult>((resolve, reject) => { req.resolve = resolve; req.reject = reject; });
+        this.requeue([req]);
+        return waiting;
+      }
       if (failure !== undefined) return Promise.reject(failure);
       this.emitter.emit('append');
       return req.error !== undefined ? Promise.reject(req.error) : Promise.resolve(req.result!);
@@ -156,6 +185,7 @@ export class SqliteEventStore implements EventStore {
     this.queue = [];
     if (batch.length === 0) return;
     const failure = this.commit(batch);
+    if (failure === LOCKED) { this.requeue(batch); return; }
     for (const req of batch) {
       if (failure !== undefined) req.reject(failure);
       else if (req.error !== undefined) req.reject(req.error);
@@ -169,14 +199,44 @@ export class SqliteEventStore implements EventStore {
    * error that rolled the whole transaction back, if one did.
    */
   private commit(batch: PendingAppend[]): unknown {
+    const yielding = this.busyYield;
     try {
+      if (yielding !== undefined) { yielding.off.run(); this.began = false; }
       this.writeBatch.immediate(batch);
+      if (yielding !== undefined) { yielding.on.run(); this.busySince = undefined; this.busyRetries = 0; }
       if (this.checkpointPath !== undefined && ++this.commits >= START_AFTER_COMMITS) this.startCheckpoints(this.checkpointPath);
       return undefined;
     } catch (error) {
+      if (yielding !== undefined) {
+        yielding.on.run();
+        // BEGIN IMMEDIATE found another process's write lock (nothing was run, nothing written): wait from the event
+        // loop. (A busy error after BEGIN is a failure as before.)
+        if (!this.began && (error as { code?: string } | null)?.code === 'SQLITE_BUSY') {
+          const now = performance.now();
+          this.busySince ??= now;
+          if (now - this.busySince < yielding.maxMs) return LOCKED;
+          this.busySince = undefined;
+          this.busyRetries = 0;
+        }
+      }
       // rolled back: the tails this transaction set were never committed
       for (const req of batch) this.tails.delete(req.streamId);
       return error ?? new Error('write transaction failed');
+    }
+  }
+
+  /**
+   * busyWait 'yield': the write lock was taken; the batch goes back to the head of the queue (before anything queued
+   * since: order is kept) and the flush is tried again from the event loop, at once for the first few tries and then
+   * every millisecond, so a process with nothing else to do does not spin on the lock.
+   */
+  private requeue(batch: PendingAppend[]): void {
+    this.busyRetriesTotal++;
+    this.queue = this.queue.length === 0 ? batch : batch.concat(this.queue);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      if (++this.busyRetries <= BUSY_IMMEDIATE_RETRIES) setImmediate(this.flushNow);
+      else setTimeout(this.flushNow, 1);
     }
   }
 
@@ -303,7 +363,8 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.queue.length) this.flush();
+    // (busyWait 'yield': a batch waiting for another process's write lock is retried until it commits or times out)
+    while (this.queue.length) { this.flush(); if (this.queue.length) await new Promise((r) => setTimeout(r, 1)); }
     this.closed = true;
     this.checkpointPath = undefined;
     this.tails.clear();
@@ -314,6 +375,10 @@ export class SqliteEventStore implements EventStore {
 }
 
 const noop = () => {};
+/** commit(): the write lock was taken by another process (busyWait 'yield'); the batch is to be retried. */
+const LOCKED = Symbol('locked');
+/** busyWait 'yield': retries on the next event-loop turn before waiting a millisecond between tries. */
+const BUSY_IMMEDIATE_RETRIES = 20;
 
 const isUniqueViolation = (error: unknown): boolean =>
   (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE' || (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';

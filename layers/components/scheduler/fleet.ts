@@ -96,6 +96,14 @@ export class Fleet {
     this.version++;
   }
 
+  /** Ends a reservation held without an id (`reserve(hostId, null, …)`): its slice was refused. */
+  release(hostId: string, size: Resources): void {
+    const host = this.byId.get(hostId);
+    if (!host) return;
+    host.reserved = sub(host.reserved, size);
+    this.grew(host);
+  }
+
   unreserve(xnodeId: string): void {
     const r = this.reservations.get(xnodeId);
     if (!r) return;
@@ -153,7 +161,8 @@ export class Fleet {
         else h.slices.set(d.xnodeId, { xnodeId: d.xnodeId, kind: d.kind, size: d.size, state: d.state, ...(d.ha && { ha: d.ha }) });
         if (d.ha) {
           const set = this.haIndex.get(d.ha.componentId) ?? new Set<string>();
-          const live = [...h.slices.values()].some((s) => s.ha?.componentId === d.ha!.componentId);
+          let live = false;
+          for (const s of h.slices.values()) if (s.ha?.componentId === d.ha.componentId) { live = true; break; }
           if (live) set.add(h.hostId); else set.delete(h.hostId);
           if (set.size) this.haIndex.set(d.ha.componentId, set); else this.haIndex.delete(d.ha.componentId);
         }

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Fleet } from './fleet.ts';
-import { areaDistance, Planner, type PlacementRequest } from './placement.ts';
+import { areaDistance, Planner, shareOf, type PlacementRequest } from './placement.ts';
 
 const CAP = { cpuCores: 32, cpuMHz: 0, ramMiB: 65536, diskGiB: 1000, diskIops: 0 };
 const SIZE = { cpuCores: 4, cpuMHz: 0, ramMiB: 8192, diskGiB: 100, diskIops: 0 };
@@ -102,6 +102,41 @@ test('feasibility: bigger than any host, scope without hosts, too few failure do
   assert.is(!few.ok && few.code, 'INSUFFICIENT_FAILURE_DOMAINS');
   const noType = p.feasibility({ size: SIZE, hostTypes: ['BM'], access: 'Full', replicas: 1 });
   assert.is(!noType.ok && noType.code, 'SIZE_EXCEEDS_ANY_HOST');
+});
+
+test('parallel schedulers: each bin-packs its own share of a pool first, then the others\' from the end', () => {
+  // two views of one fleet (each scheduler process has its own), 16 hosts in zone z_r_a1 region-wide pools
+  const views = [fleet(), fleet()];
+  const planners = views.map((f, index) => new Planner(f, { policy: 'binpack', share: { index, of: 2 } }));
+  const zoneHosts = views[0].hosts.filter((h) => h.zoneId === 'z_r_a1').map((h) => h.hostId);
+  const own = (k: number) => new Set(zoneHosts.filter((h) => shareOf(h, 2) === k));
+  assert.ok(own(0).size > 0 && own(1).size > 0, 'both shares hold hosts of the zone');
+  const placedBy: string[][] = [[], []];
+  // each places (one replica of 4 cores, Region access: zone pools) until its own share of the zone is full
+  for (let k = 0; k < 2; k++) {
+    for (let i = 0; i < own(k).size * 8; i++) {
+      const out = planners[k].plan(req({ access: 'Region', regionId: 'r_a', replicas: [0] }));
+      assert.ok(out.ok);
+      if (!out.ok) return;
+      const host = out.choices[0].host.hostId;
+      if (out.choices[0].host.zoneId !== 'z_r_a1') continue;
+      views[k].reserve(host, null, SIZE);
+      placedBy[k].push(host);
+    }
+  }
+  for (let k = 0; k < 2; k++) for (const h of placedBy[k]) assert.ok(own(k).has(h), `scheduler ${k} placed on ${h}, outside its share, while its share had room`);
+  // scheduler 0's share is full (in its own view): it goes on with scheduler 1's hosts, from the last one
+  const next = planners[0].plan(req({ access: 'Zone', zoneId: 'z_r_a1', replicas: [0] }));
+  assert.ok(next.ok);
+  if (next.ok) {
+    const others = views[0].hosts.filter((h) => h.zoneId === 'z_r_a1' && shareOf(h.hostId, 2) === 1);
+    const area = next.choices[0].host.area;
+    const inArea = others.filter((h) => h.area === area).map((h) => h.hostId).sort();
+    assert.ok(own(1).has(next.choices[0].host.hostId));
+    assert.is(next.choices[0].host.hostId, inArea[inArea.length - 1], 'the last of the other share in that area first');
+  }
+  // without a share (one scheduler), the order is the plain one
+  assert.is(shareOf('h_r_a_1_1_1_1', 1), 0);
 });
 
 test.run();

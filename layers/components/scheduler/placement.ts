@@ -52,6 +52,20 @@ export interface PlannerOptions {
   maxScan?: number;
   /** Keep this many scored candidates per replica in the reasons (default 3, at most 5). */
   top?: number;
+  /**
+   * Several schedulers at once: this one is `index` of `of`. Every pool lists the hosts of its share first (a hash of
+   * the host id, mod `of`, equals `index`), then the others, so parallel bin-packers fill different hosts and meet
+   * only when their own share of a scope is full (and then fill the others' shares from the end). A preference, never a limit: conflicts are still settled by the
+   * host stream's expected revision.
+   */
+  share?: { index: number; of: number };
+}
+
+/** FNV-1a of a host id: which scheduler's share a host is in. */
+export function shareOf(hostId: string, of: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < hostId.length; i++) { h ^= hostId.charCodeAt(i); h = Math.imul(h, 0x01000193); }
+  return (h >>> 0) % of;
 }
 
 interface Pool extends PoolRef {
@@ -61,6 +75,8 @@ interface Pool extends PoolRef {
   cursor: number;
   rr: number;
   minReq: Resources | null;
+  /** How many hosts at the front are of this scheduler's share (all of them without `share`). */
+  own: number;
 }
 
 const level = (access: Access) => (access === 'Full' ? 'region' : access === 'Region' ? 'zone' : 'area');
@@ -92,6 +108,7 @@ export class Planner {
   private readonly sample: number;
   private readonly maxScan: number;
   private readonly topN: number;
+  private readonly share: { index: number; of: number } | undefined;
   private built = -1;
   private pools = new Map<string, Pool>();
   /** type|region → zone ids; type|zone → area pools; type → region ids */
@@ -106,6 +123,7 @@ export class Planner {
     this.sample = options.sample ?? 8;
     this.maxScan = options.maxScan ?? 256;
     this.topN = Math.min(5, options.top ?? 3);
+    this.share = options.share && options.share.of > 1 ? options.share : undefined;
   }
 
   /** (Re)builds the pools when hosts were added. Pools: per type × region, type × zone, type × zone × area. */
@@ -115,7 +133,12 @@ export class Planner {
     this.children = new Map();
     this.scopes = new Map();
     for (const h of this.fleet.hosts) h.memberships = [];
-    const sorted = [...this.fleet.hosts].sort((a, b) => (a.regionId < b.regionId ? -1 : a.regionId > b.regionId ? 1 : a.zoneId < b.zoneId ? -1 : a.zoneId > b.zoneId ? 1 : a.area < b.area ? -1 : a.area > b.area ? 1 : a.hostId < b.hostId ? -1 : 1));
+    const share = this.share;
+    const other = (h: HostView) => (share && shareOf(h.hostId, share.of) !== share.index ? 1 : 0);
+    const place = (a: HostView, b: HostView) => (a.regionId < b.regionId ? -1 : a.regionId > b.regionId ? 1 : a.zoneId < b.zoneId ? -1 : a.zoneId > b.zoneId ? 1 : a.area < b.area ? -1 : a.area > b.area ? 1 : a.hostId < b.hostId ? -1 : 1);
+    // the hosts of other shares in reverse: their own scheduler bin-packs them from the front, this one (when its
+    // share is full) from the back, so the two meet only when the pool is nearly full
+    const sorted = [...this.fleet.hosts].sort((a, b) => other(a) - other(b) || (other(a) ? place(b, a) : place(a, b)));
     const child = (key: string, value: string) => {
       const list = this.children.get(key) ?? [];
       if (!list.includes(value)) list.push(value);
@@ -124,9 +147,10 @@ export class Planner {
     for (const h of sorted) {
       for (const [key, domain] of [[`${h.type}|R|${h.regionId}`, h.regionId], [`${h.type}|Z|${h.zoneId}`, h.zoneId], [`${h.type}|A|${h.zoneId}|${h.area}`, h.area]] as const) {
         let p = this.pools.get(key);
-        if (!p) { p = { key, domain, hosts: [], cursor: 0, rr: 0, dirty: false, minReq: null }; this.pools.set(key, p); }
+        if (!p) { p = { key, domain, hosts: [], cursor: 0, rr: 0, dirty: false, minReq: null, own: 0 }; this.pools.set(key, p); }
         h.memberships.push({ pool: p, position: p.hosts.length });
         p.hosts.push(h);
+        if (!other(h)) p.own++;
       }
       child(`${h.type}|regions`, h.regionId);
       child(`${h.type}|R|${h.regionId}|zones`, h.zoneId);
@@ -265,6 +289,8 @@ export class Planner {
       while (pool.cursor < n && (!schedulable(hosts[pool.cursor]) || !fits(hosts[pool.cursor], pool.minReq))) pool.cursor++;
       if (pool.cursor > 0) count('full-or-unavailable', pool.cursor);
       for (let i = pool.cursor; i < n && scored.length < this.sample && examined < this.maxScan; i++) {
+        // other schedulers' hosts only when none of this one's share can take it
+        if (i === pool.own && scored.length > 0) break;
         const h = hosts[i];
         examined++;
         if (!this.filter(h, size, excluded, count)) continue;
