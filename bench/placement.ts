@@ -8,21 +8,31 @@
  *    ZONE (distinct, most distant racks), FULL (distinct regions); replica sizes 1–4 cores (container-sized), until
  *    1,000,000 replicas.
  *  - Per contract, as the scheduler does it: RequestComponent (CContract stream) → plan (the pure core, bin-pack,
- *    timed alone: "decision latency") → DecidePlacement with reasons (CContract stream) → SliceXNode with the fencing
- *    token on each chosen host's stream, through the HostBatcher: slices queued for one host while its previous append
- *    is in flight go into one append with one expected revision (bin-packing's hot hosts do not spin on conflicts).
- *    Many contracts are in flight, so appends to different streams share transactions (group commit).
- *  - Checks: anti-affinity violations among committed replicas (must be 0), no host over capacity (the Host decider
- *    refuses it anyway), and packing: hosts used by first-fit-decreasing (same constraints, offline, sorted by size)
- *    divided by hosts used here.
+ *    timed alone: "decision latency") → DecidePlacement with reasons (CContract stream; the lifecycle move recorded in
+ *    the decision) → SliceXNode with the fencing token on each chosen host's stream, through the HostBatcher: slices
+ *    queued for one host while its previous append is in flight go into one append with one expected revision
+ *    (bin-packing's hot hosts do not spin on conflicts). Many contracts are in flight, so appends to different
+ *    streams share transactions (group commit). A refused slice fails its slot (FailPlacement, next epoch) and the
+ *    replica is planned again, at most three times.
+ *  - Several scheduler PROCESSES at once (default: one per core, at most 2; LEDGER_BENCH_PLACEMENT_PROCS), as
+ *    Nomad's optimistic parallel schedulers: each takes every N-th contract, plans on its own view of the fleet
+ *    (its share of every pool first, the others' from the end: `Planner` `share`), follows what the others commit
+ *    (a read of the log's new Host events every 100 ms and after a refusal), and commits to the one SQLite file with
+ *    the store's `busyWait: 'yield'` (a batch that finds the write lock taken is retried from the event loop, so the
+ *    process goes on planning meanwhile). Conflicts are settled by the host streams' expected revisions.
+ *  - Checks, over everything committed (the Host streams read back and folded with the Host decider after the run):
+ *    anti-affinity violations and replicas outside their scope (must be 0), replicas placed twice, hosts over
+ *    capacity, and packing: hosts used by first-fit-decreasing (same constraints, offline, sorted by size) divided by
+ *    hosts used here.
  *
  * `--quick`: 1,000 hosts and 100,000 replicas.
  *
- * The measured part runs in a child process started with a larger V8 young generation (`--max-semi-space-size`):
- * a placement allocates a few kB that all die young, and with the default 16 MB semi-spaces the scavenger took a
- * quarter of the CPU. Raw baseline, same run: the very rows committed (stream, revision, type, body, hash) inserted
- * into a fresh SQLite file of the same schema, in transactions of the in-flight size, with no decider, validation,
- * JSON or hashing — what the disk and SQLite alone would allow.
+ * The scheduler processes are started with a larger V8 young generation (`--max-semi-space-size`): a placement
+ * allocates a few kB that all die young, and with the default 16 MB semi-spaces the scavenger took a quarter of the
+ * CPU. Wall time runs from the moment all of them were told to go to the last one's end; CPU time is theirs, summed.
+ * Raw baseline, same run: the very rows committed (stream, revision, type, body, hash) inserted into a fresh SQLite
+ * file of the same schema by one writer, in transactions of the in-flight size, with no decider, validation, JSON or
+ * hashing — what the disk and SQLite alone would allow.
  */
 import { join } from 'node:path';
 import { availableParallelism, loadavg } from 'node:os';

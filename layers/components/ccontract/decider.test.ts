@@ -56,9 +56,21 @@ test('request: the scope must match the access; single-running types take exactl
 test('placement: a decision claims pending slots; a second scheduler deciding the same epoch is refused', () => {
   cc.given(requested).when(decide(decision(0), decision(1), decision(2))).then((events) => {
     valid(events);
-    assert.equal(types(events), ['PlacementDecided', 'ComponentStatusChanged']);
-    assert.equal((events[1].data as { to: string }).to, 'placing');
+    // the lifecycle move is recorded in the decision itself (one event, not a decision and a status change)
+    assert.equal(types(events), ['PlacementDecided']);
+    assert.equal((events[0].data as { status?: unknown }).status, { from: 'requested', to: 'placing' });
   });
+  assert.is(stateOf(run(requested, decide(decision(0)))).status, 'placing');
+  // a further decision that moves nothing records no status
+  cc.given(run(requested, decide(decision(0)))).when(decide(decision(1))).then((events) => {
+    assert.equal(types(events), ['PlacementDecided']);
+    assert.is((events[0].data as { status?: unknown }).status, undefined);
+  });
+  // a history written before (a decision, then its own ComponentStatusChanged) folds to the same state
+  const now = run(requested, decide(decision(0), decision(1)));
+  const before = [...requested, ...now.slice(requested.length).map((e) => (e.type === 'PlacementDecided' ? { ...e, data: { ...e.data, status: undefined } } : e)),
+    { type: 'ComponentStatusChanged', data: { componentId: (now[0].data as { componentId: string }).componentId, from: 'requested', to: 'placing', reason: 'placing 2 replica(s)' } }] as typeof now;
+  assert.equal(stateOf(before), stateOf(now));
   const placing = run(requested, decide(decision(0)));
   cc.given(placing).when(decide(decision(0, 1, 'h_other'))).thenThrows('SLOT_NOT_PENDING');
   cc.given(placing).when(decide(decision(1), decision(1))).thenThrows('INVALID_DECISION');

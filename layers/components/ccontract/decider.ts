@@ -91,7 +91,10 @@ function evolve(state: CContractState, event: CContractEvent): CContractState {
     case 'ComponentStatusChanged':
       return { ...state, status: event.data.to, wasRunning: state.wasRunning || event.data.to === 'running' };
     case 'PlacementDecided': {
-      let s: CContractState = { ...state, deferred: undefined, lastDecision: { ...event.data.reasons, schedulerId: event.data.schedulerId, decidedAt: event.data.decidedAt } };
+      let s: CContractState = {
+        ...state, deferred: undefined, lastDecision: { ...event.data.reasons, schedulerId: event.data.schedulerId, decidedAt: event.data.decidedAt },
+        ...(event.data.status && { status: event.data.status.to }),
+      };
       for (const d of event.data.decisions) {
         s = withSlot(s, d.replica, (slot) => ({
           ...slot, epoch: d.epoch, state: 'placing', notBefore: undefined, decidedAt: event.data.decidedAt,
@@ -218,7 +221,12 @@ function decide(command: CContractCommand, state: CContractState): CContractEven
           throw new DomainError('TOO_EARLY', `replica ${dec.replica} of ${cid} may not be replaced before ${slot.notBefore} (the lost incarnation's lease)`, ['decisions']);
         }
       }
-      return emit(state, [{ type: 'PlacementDecided', data: c }], `placing ${c.decisions.length} replica(s)`);
+      // The lifecycle move a decision makes (requested → placing, degraded → placing) is recorded in the decision
+      // itself: one event per decision where a separate ComponentStatusChanged made two (the hot path of placing).
+      const after = evolve(state, { type: 'PlacementDecided', data: c });
+      const to = derivedStatus(after);
+      if (to === after.status) return [{ type: 'PlacementDecided', data: c }];
+      return [{ type: 'PlacementDecided', data: { ...c, status: { from: state.status as ComponentStatus, to } } }];
     }
     case 'FailPlacement': {
       const c = command.data;

@@ -77,8 +77,11 @@ export const ComponentStatusChanged = defineEvent({
 });
 export const PlacementDecided = defineEvent({
   type: 'PlacementDecided', version: 1, category: 'CContract',
-  description: 'A scheduler chose hosts for replica slots at their epochs (the claim: no other scheduler places these slots at these epochs), with its reasons. The slices are cut next, under the host streams\' expected revisions.',
-  schema: z.object({ ...id, decisions: z.array(Decision).min(1).max(16), reasons: Reasons, schedulerId: z.string().min(1).max(100), decidedAt: Iso }).strict(),
+  description: 'A scheduler chose hosts for replica slots at their epochs (the claim: no other scheduler places these slots at these epochs), with its reasons. The slices are cut next, under the host streams\' expected revisions. `status`: the lifecycle move this decision makes (requested → placing, degraded → placing), recorded here rather than as a separate ComponentStatusChanged.',
+  schema: z.object({
+    ...id, decisions: z.array(Decision).min(1).max(16), reasons: Reasons, schedulerId: z.string().min(1).max(100), decidedAt: Iso,
+    status: z.object({ from: ComponentStatus, to: ComponentStatus }).strict().optional(),
+  }).strict(),
 });
 export const PlacementFailed = defineEvent({
   type: 'PlacementFailed', version: 1, category: 'CContract',
