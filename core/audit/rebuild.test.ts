@@ -25,7 +25,7 @@ import { seedComponentTypes } from '../../layers/components/seed.ts';
 import { userDecider } from '../../layers/projects/user/decider.ts';
 import { generateLog } from '../../bench/replay.ts';
 import { discoverProjections } from './projections.ts';
-import { decodeDataAndTimes, decodeMetadataOnly, decodeWhole, metadataAt, metadataFromText, planThreads, rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
+import { decodeDataAndTimes, decodeMetadataOnly, metadataAt, metadataFromText, planThreads, rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
 import { replayProjections } from './replay.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ledger-rebuild-threads-'));
@@ -126,7 +126,6 @@ test('partial decoders = the full decode, on every event of the log', () => {
     let n = 0;
     for (const r of db.prepare('SELECT position, stream, revision, type, body, hash FROM events ORDER BY position').iterate() as Iterable<any>) {
       const full = decodeRow(r);
-      assert.equal(decodeWhole(r.position, r.stream, r.revision, r.type, r.body, r.hash), full, `whole event ${r.position}`);
       assert.is(metadataAt(r.body), r.body.lastIndexOf('"metadata":'), `metadata found in ${r.body}`);
       const meta = decodeMetadataOnly(r.position, r.stream, r.revision, r.type, r.body, r.hash);
       assert.equal(meta.metadata, full.metadata, `metadata of ${r.position}`);
@@ -175,8 +174,6 @@ test('partial decoders on bodies built to mislead them (structure in data keys a
       if (JSON.stringify(metadata).includes('\\')) assert.is(fast, null); else assert.equal(fast, JSON.parse(body).metadata);
       const meta = decodeMetadataOnly(7, 'User-u_x', 0, 'UnknownType', body, 'h');
       assert.equal(meta.metadata, { ...JSON.parse(body).metadata, hash: 'h' });
-      assert.equal(decodeWhole(7, 'User-u_x', 0, 'UnknownType', body, 'h'),
-        { streamId: 'User-u_x', revision: 0, position: 7, type: 'UnknownType', data: JSON.parse(body).data, metadata: { ...JSON.parse(body).metadata, hash: 'h' } });
       const dt = decodeDataAndTimes(7, 'User-u_x', 0, 'UnknownType', body, 'h')!;
       assert.equal(dt.data, JSON.parse(body).data);
       assert.equal(dt.metadata, { occurredAt: metadata.occurredAt, recordedAt: metadata.recordedAt, version: metadata.version, hash: 'h' });
@@ -195,7 +192,6 @@ test('every decoder upcasts data and version as the store does', () => {
   const full = decodeRow({ position: 3, stream: 'Probe-p', revision: 0, type: 'ProbeRecorded', body, hash: 'h' });
   assert.equal(full.data, { n: 21, twice: 42 });
   assert.is(full.metadata.version, 2);
-  assert.equal(decodeWhole(3, 'Probe-p', 0, 'ProbeRecorded', body, 'h'), full);
   assert.equal(decodeMetadataOnly(3, 'Probe-p', 0, 'ProbeRecorded', body, 'h').metadata, full.metadata);
   const dt = decodeDataAndTimes(3, 'Probe-p', 0, 'ProbeRecorded', body, 'h')!;
   assert.equal(dt.data, full.data);
