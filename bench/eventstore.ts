@@ -4,7 +4,7 @@
  *  - sequential: commands through CommandHandler (load from cache → decide → validate → hash chain → append, one
  *    transaction each) vs raw single-row INSERT transactions into a table of the same shape and indexes.
  *  - concurrent: many commands in flight over many streams (group commit).
- *  - replay: reading the whole log through the store (decode, upcast check; batches of 500, as rebuilds read) vs a raw
+ *  - replay: reading the whole log through the store (decode, upcast check; batches of 200) vs a raw
  *    SELECT + JSON.parse loop (5,000 rows per query).
  * Each pair is measured several times, alternating, and the medians are compared.
  */
@@ -130,12 +130,13 @@ async function buildLog(path: string, n: number, opts: BenchOptions) {
 }
 
 /**
- * Events per `readAll` of the store's replay: the batch size of rebuilds (`ledger replay`). A batch's decoded events
- * live until the batch is done; 5,000 of them outlive a young-generation scavenge and get promoted (measured: ~0.5 of
- * raw at 5,000 per batch, ~0.9 at 500, in CPU time). The raw loop reads 5,000 rows per query: its parsed objects die
- * at once, and its rate is the same at 500 or 1,000 per query.
+ * Events per `readAll` of the store's replay. A batch's decoded events live until the batch is done; 5,000 of them
+ * outlive a young-generation scavenge and get promoted (measured: ~0.5 of raw at 5,000 per batch). At 500 the ratio
+ * was bimodal from one process to the next (0.66–0.72 in about half of the runs, 0.91–0.97 in the others, the slow
+ * ones spending 4× the time in the garbage collector); at 200 it was 0.93–0.98 in 8 runs of 8, at 100 0.91–0.98.
+ * The raw loop reads 5,000 rows per query: its parsed objects die at once, and its rate is the same at 500 or 1,000.
  */
-const REPLAY_BATCH = 500;
+const REPLAY_BATCH = 200;
 
 async function storeReplay(path: string, n: number): Promise<number> {
   const store = new SqliteEventStore({ path, readonly: true });
