@@ -94,8 +94,9 @@ export async function run(o: BenchOptions): Promise<BenchResult> {
   const tl = new Map<string, Timeline>();
   const rawTl: Array<{ mountMs: number; configMs: number; runMs: number }> = [];
   // the gateway's ledger, with the moment each report is recorded noted
-  const gatewayLedger: Pick<typeof ledger, 'execute' | 'bus'> = {
+  const gatewayLedger: Pick<typeof ledger, 'execute' | 'bus' | 'store'> = {
     bus: ledger.bus,
+    store: ledger.store,
     execute: async (decider, stream, command, ctx) => {
       const r = await ledger.execute(decider, stream, command, ctx);
       const id = (command.data as { xnodeId?: string }).xnodeId;

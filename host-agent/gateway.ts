@@ -11,9 +11,13 @@
  *      `authorize` (when given) must agree. Who may publish on `cmd.agent.<hostId>.report` is NATS's job in the
  *      distributed profile: each agent has its own credentials allowed to publish only on its own subject (see
  *      docs/host-agent.md). In the embedded profile the in-process bus is trusted;
- *   3. executes the command on the host's stream with a deterministic commandId (hash of subject and payload), so a
+ *   3. checks the `cause`: it must be one of the host stream's last CAUSE_WINDOW events, with the same correlationId.
+ *      A cause that is not there (another host's event, an invented id, one too old to look for) is not trusted: the
+ *      report is recorded as a conversation of its own, and the gateway logs and counts it (`stats.causesDropped`).
+ *      The report itself still counts, because what the agent observed is true whatever it names as the reason.
+ *   4. executes the command on the host's stream with a deterministic commandId (hash of subject and payload), so a
  *      retried request never records anything twice;
- *   4. replies `{ ok: true, commandId, events, duplicate }` or `{ ok: false, error: { code, message } }`.
+ *   5. replies `{ ok: true, commandId, events, duplicate }` or `{ ok: false, error: { code, message } }`.
  * Malformed and unauthorised requests are refused (never executed), logged, counted, and published on
  * `ledger.gateway.refused` for operators.
  */
@@ -21,6 +25,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Bus, Message, Server } from '../core/bus/port.ts';
 import type { Ledger } from '../core/ledger.ts';
+import type { EventStore } from '../core/event-store/port.ts';
 import { causedBy } from '../core/causation.ts';
 import { resourceCommand } from '../layers/resources/index.ts';
 import { canonicalJson } from './drivers/port.ts';
@@ -29,6 +34,8 @@ export const REPORT_SUBJECTS = 'cmd.agent.*.report';
 export const reportSubject = (hostId: string): string => `cmd.agent.${hostId}.report`;
 export const REFUSED_SUBJECT = 'ledger.gateway.refused';
 export const AGENT_COMMANDS = ['ReportXNodeObserved', 'ReportXNodeCopy'] as const;
+/** How many of the host stream's last events a report's `cause` is looked for in. */
+export const CAUSE_WINDOW = 500;
 
 const Id = z.string().min(1).max(200);
 export const AgentReportSchema = z.object({
@@ -62,7 +69,7 @@ export interface CommandGatewayOptions {
 }
 
 export interface CommandGateway {
-  readonly stats: { accepted: number; duplicates: number; refused: number; rejected: number };
+  readonly stats: { accepted: number; duplicates: number; refused: number; rejected: number; causesDropped: number };
   /** The last 100 refusals (malformed, unauthorised) and rejections (the decider said no). */
   readonly refusals: Refusal[];
   close(): Promise<void>;
@@ -70,11 +77,29 @@ export interface CommandGateway {
 
 const HOST_TOKEN = /^h_[A-Za-z0-9_]{1,60}$/;
 
-export async function startCommandGateway(ledger: Pick<Ledger, 'execute' | 'bus'>, opts: CommandGatewayOptions = {}): Promise<CommandGateway> {
+/**
+ * Whether `cause` is one of the last CAUSE_WINDOW events of `stream`, with the correlationId it claims. Reads
+ * newest first, in pages, so the usual cause (the event the agent just enacted) costs one small read.
+ */
+export async function causeOnStream(store: Pick<EventStore, 'readStream'>, stream: string, cause: { eventId: string; correlationId: string }): Promise<boolean> {
+  let from: number | undefined;
+  for (let seen = 0; seen < CAUSE_WINDOW;) {
+    const page = await store.readStream(stream, { direction: 'backwards', maxCount: seen === 0 ? 20 : 100, ...(from !== undefined && { fromRevision: from }) });
+    for (const e of page) {
+      if (e.metadata.eventId === cause.eventId) return (e.metadata.correlationId ?? e.metadata.eventId) === cause.correlationId;
+    }
+    seen += page.length;
+    if (page.length === 0 || page[page.length - 1].revision === 0) return false;
+    from = page[page.length - 1].revision - 1;
+  }
+  return false;
+}
+
+export async function startCommandGateway(ledger: Pick<Ledger, 'execute' | 'bus' | 'store'>, opts: CommandGatewayOptions = {}): Promise<CommandGateway> {
   const bus = opts.bus ?? ledger.bus;
   if (!bus) throw new Error('startCommandGateway: the ledger was opened without a bus (openLedger(config, { bus: true }))');
   const log = opts.log ?? ((l: string) => console.error(`${new Date().toISOString()} gateway: ${l}`));
-  const stats = { accepted: 0, duplicates: 0, refused: 0, rejected: 0 };
+  const stats = { accepted: 0, duplicates: 0, refused: 0, rejected: 0, causesDropped: 0 };
   const refusals: Refusal[] = [];
 
   const refuse = (request: Message, code: string, message: string, hostId?: string, decided = false): ReportReply => {
@@ -113,9 +138,15 @@ export async function startCommandGateway(ledger: Pick<Ledger, 'execute' | 'bus'
     }
     const commandId = `agent-${createHash('sha256').update(`${request.subject}\n${canonicalJson(routed.command)}`).digest('hex').slice(0, 32)}`;
     try {
+      let cause = env.data.cause;
+      if (cause && !await causeOnStream(ledger.store, routed.stream, cause)) {
+        stats.causesDropped++;
+        log(`${request.subject}: cause ${cause.eventId} (correlation ${cause.correlationId}) is not among the last ${CAUSE_WINDOW} events of ${routed.stream}; the report is recorded without it`);
+        cause = undefined;
+      }
       const r = await ledger.execute(routed.decider, routed.stream, routed.command, {
         actor: { kind: 'agent', id: hostId }, commandId,
-        ...(env.data.cause ? causedBy({ metadata: env.data.cause }) : { correlationId: commandId }),
+        ...(cause ? causedBy({ metadata: cause }) : { correlationId: commandId }),
       });
       if (r.duplicate) stats.duplicates++; else stats.accepted++;
       return { ok: true, commandId, events: r.events.map((e) => e.type), duplicate: r.duplicate };

@@ -117,6 +117,36 @@ test('malformed and unauthorised reports are refused and never executed', async 
   assert.is(await driver.status('xn_a'), 'running');
 });
 
+test('a report\'s cause is kept only when it is an event of the reporting host\'s stream with that correlation', async () => {
+  const stream = `Host-${HOST}`;
+  const g = (await host()).slices.xn_a.generation;
+  assert.ok(g >= 3, `xn_a went through power off and on (generation ${g})`);
+  const [latest] = await ledger.store.readStream(stream, { direction: 'backwards', maxCount: 1 });
+  const real = { eventId: latest.metadata.eventId, correlationId: latest.metadata.correlationId! };
+  const report = async (generation: number, observed: string, cause: { eventId: string; correlationId: string }) => {
+    const reply = await (await agentBus.request(reportSubject(HOST), {
+      type: 'ReportXNodeObserved', data: { hostId: HOST, xnodeId: 'xn_a', observed, generation, observedAt: new Date().toISOString() }, cause,
+    }, { timeoutMs: 3_000 })).json<ReportReply>();
+    assert.ok(reply.ok && reply.events.includes('XNodeObserved'), `recorded: ${JSON.stringify(reply)}`);
+    const [e] = await ledger.store.readStream(stream, { direction: 'backwards', maxCount: 1 });
+    assert.is(e.type, 'XNodeObserved');
+    return e.metadata;
+  };
+  const dropped = gateway.stats.causesDropped;
+  // older generations: recorded, never acted on
+  const kept = await report(g - 1, 'stopped', real);
+  assert.is(kept.causationId, real.eventId);
+  assert.is(kept.correlationId, real.correlationId);
+  const wrongCorrelation = await report(g - 2, 'stopped', { eventId: real.eventId, correlationId: '0190f5c2-7a4b-7cc3-9d55-2b8f0e7d9a11' });
+  assert.is.not(wrongCorrelation.causationId, real.eventId);
+  assert.is.not(wrongCorrelation.correlationId, real.correlationId);
+  const invented = await report(g - 1, 'absent', { eventId: '0190f5c2-7a4b-7cc3-9d55-2b8f0e7d9a12', correlationId: real.correlationId });
+  assert.is.not(invented.causationId, '0190f5c2-7a4b-7cc3-9d55-2b8f0e7d9a12');
+  assert.is.not(invented.correlationId, real.correlationId, 'an invented cause does not join the conversation it names');
+  assert.is(gateway.stats.causesDropped, dropped + 2);
+  assert.is(await sliceState('xn_a'), 'running', 'observations of older generations change nothing');
+});
+
 test('an event carrying an older epoch than seen is refused; epochs are kept on disk', async () => {
   await exec('SliceXNode', { hostId: HOST, xnodeId: 'xn_ha', size, ha: { componentId: 'c_web', replica: 0, epoch: 3 } });
   await until('xn_ha running', async () => (await sliceState('xn_ha')) === 'running');
