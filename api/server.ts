@@ -136,6 +136,8 @@ export async function buildServer(ledger: Ledger, options: ApiOptions = {}): Pro
       // graphql-jit does not await promises held in plain fields (a connection's totalCount), which the Redis readers give
       jit: options.jit ?? (redis ? 0 : 1),
       readModelsAt,
+      onTokenRevoked: (listener) => revocations.onRevoked(listener),
+      isTokenRevoked: (tokenId) => revocations.has(tokenId),
       responseCache: options.responseCache ?? true,
       settleTimeoutMs: options.settleTimeoutMs ?? 5000,
     });

@@ -109,7 +109,9 @@ signed with \`LEDGER_TOKEN_SECRET\` or with the key file \`<data>/token.key\` (c
 
 \`ledger token revoke <token | tokenId>\` records a \`TokenRevoked\` event; every API instance learns it from the log and
 answers that token \`UNAUTHENTICATED\` ("revoked") from then on, on HTTP and WebSocket alike (\`issue --json\` prints the
-\`tokenId\`).
+\`tokenId\`). WebSocket connections already open with it are closed with code \`4403\` ("the bearer token was revoked"),
+whether they were authorised by \`connection_init\` or by the upgrade request's header. A connection authorised by its
+upgrade request is checked again at \`connection_init\`.
 
 A missing, malformed, forged or expired token gets HTTP 401 with \`extensions.code = "UNAUTHENTICATED"\` and a
 \`WWW-Authenticate: Bearer\` header; nothing is executed.

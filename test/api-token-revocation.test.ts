@@ -2,7 +2,9 @@
  * Token revocation: `ledger token revoke` (a real CLI process on the API's data directory) records TokenRevoked, and
  * the running API refuses the token from then on — on HTTP and on a WebSocket connection_init, even though it had
  * verified (and cached) it before — while the same user's other tokens keep working. An API started later learns it
- * from the log. Revoking again appends nothing; malformed input and another ledger's tokens are refused, appending nothing.
+ * from the log. WebSocket connections already open with the token (authorised by connection_init or by the upgrade
+ * request's header) are closed with 4403 when it is revoked; those of other tokens stay open. Revoking again appends
+ * nothing; malformed input and another ledger's tokens are refused, appending nothing.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -54,6 +56,34 @@ test('a revoked token is refused by the running API, over HTTP and WebSocket; th
 
   const [event] = await api.ledger.store.readStream(`Token-${tokenId}`);
   assert.equal([event.type, event.data, event.metadata.actor], ['TokenRevoked', { tokenId, subject: `tenant:${ada}`, reason: 'laptop stolen' }, { kind: 'operator', id: 'ops_ann' }]);
+});
+
+test('open WebSocket connections of a revoked token are closed (4403); other tokens\' connections stay open', async () => {
+  const doomed = await api.tenantToken(ada);
+  const byPayload = await GraphQLWsClient.open(api.wsUrl);
+  const byHeader = await GraphQLWsClient.open(api.wsUrl, { headers: { authorization: `Bearer ${doomed}` } });
+  const other = await GraphQLWsClient.open(api.wsUrl);
+  try {
+    assert.is((await byPayload.init({ authorization: `Bearer ${doomed}` })).type, 'connection_ack');
+    assert.is((await byHeader.init()).type, 'connection_ack');
+    assert.is((await other.init({ authorization: `Bearer ${spare}` })).type, 'connection_ack');
+    const projectId = await api.createProject(spare, 'watched while revoking');
+    const sub = 'subscription($id: ID!) { projectChanged(projectId: $id) { eventType } }';
+    byPayload.subscribe('1', sub, { id: projectId });
+    other.subscribe('1', sub, { id: projectId });
+    await new Promise((r) => setTimeout(r, 100));
+    const r = cli('revoke', doomed, '--json');
+    assert.is(r.status, 0, r.stderr);
+    for (const ws of [byPayload, byHeader]) {
+      const closed = await ws.waitClosed(10_000);
+      assert.is(closed.code, 4403);
+      assert.match(closed.reason, /revoked/);
+    }
+    await api.gql(`mutation { projectRename(input: { projectId: "${projectId}", name: "still watched" }) { userErrors { code } } }`, undefined, spare);
+    const m = await other.next((x) => x.id === '1');
+    assert.is(m.payload.data.projectChanged.eventType, 'ProjectRenamed', 'another token\'s subscription goes on');
+    assert.is(other.closed, null);
+  } finally { for (const ws of [byPayload, byHeader, other]) ws.close(); }
 });
 
 test('an API started after the revocation learns it from the log', async () => {

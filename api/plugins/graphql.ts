@@ -37,7 +37,17 @@ export interface GraphQLPluginOptions {
   responseCache: boolean;
   /** Waits until the read models the resolvers use hold the log up to `position` (default: the ledger's projections). */
   readModelsAt?: (position: number, timeoutMs: number) => Promise<void>;
+  /** Subscribes to token revocations (api/auth/revocations.ts): open WebSockets of a revoked token are closed. */
+  onTokenRevoked?: (listener: (tokenId: string) => void) => () => void;
+  /** Whether a token id is revoked now (a connection authorised on its upgrade request is checked again at connection_init). */
+  isTokenRevoked?: (tokenId: string) => boolean;
 }
+
+/** What the graphql plugin needs of a subscription connection's socket (the `ws` library's WebSocket). */
+interface SubscriptionSocket { close(code?: number, reason?: string): void; once(event: 'close', fn: () => void): unknown }
+
+/** WebSocket close code for a connection whose token was revoked (4403: graphql-ws's "Forbidden"). */
+export const WS_TOKEN_REVOKED = 4403;
 
 const kOp = Symbol('ledger.graphqlOperation');
 const kCache = Symbol('ledger.responseCache');
@@ -89,6 +99,32 @@ export const graphqlPlugin = fp<GraphQLPluginOptions>(async (app, o) => {
     [kOp]: null as OpRecord | null,
   });
 
+  // Open subscription connections by the token they were authorised with, so that a revocation cuts them at once
+  // (a connection is authorised once, at connection_init; without this it would live on with a revoked token).
+  const socketsByToken = new Map<string, Set<SubscriptionSocket>>();
+  /** Registers an authorised connection; false when its token is revoked by now (it is then refused). */
+  const track = (socket: SubscriptionSocket | undefined, principal: Principal | null | undefined): boolean => {
+    if (!principal) return false;
+    if (o.isTokenRevoked?.(principal.tokenId)) return false;
+    if (!socket) return true;
+    let set = socketsByToken.get(principal.tokenId);
+    if (!set) { set = new Set(); socketsByToken.set(principal.tokenId, set); }
+    set.add(socket);
+    socket.once('close', () => {
+      set!.delete(socket);
+      if (set!.size === 0 && socketsByToken.get(principal.tokenId) === set) socketsByToken.delete(principal.tokenId);
+    });
+    return true;
+  };
+  const stopWatching = o.onTokenRevoked?.((tokenId) => {
+    const set = socketsByToken.get(tokenId);
+    if (!set) return;
+    socketsByToken.delete(tokenId);
+    app.log.info({ tokenId, connections: set.size }, 'token revoked: closing its WebSocket connections');
+    for (const socket of set) socket.close(WS_TOKEN_REVOKED, 'the bearer token was revoked');
+  });
+  if (stopWatching) app.addHook('onClose', async () => { stopWatching(); });
+
   await app.register(mercurius, {
     schema: api.typeDefs,
     resolvers: guardSubscriptions(api.resolvers as Record<string, any>) as any,
@@ -111,13 +147,18 @@ export const graphqlPlugin = fp<GraphQLPluginOptions>(async (app, o) => {
       // the upgrade request's Authorization header. A connection with neither is refused at connection_init.
       // (mercurius calls onConnect as a method of the connection, whose context holds the upgrade's principal; if it
       // ever stops doing so, every subscription resolver still requires a principal.)
-      onConnect: async function (this: { context?: { principal?: Principal | null } } | undefined, { payload }: { payload: unknown }) {
+      onConnect: async function (this: { context?: { principal?: Principal | null }; socket?: SubscriptionSocket } | undefined, { payload }: { payload: unknown }) {
         const p = (payload ?? {}) as Record<string, any>;
         const raw = p.authorization ?? p.Authorization ?? p.headers?.authorization ?? p.headers?.Authorization ?? p.token;
-        if (raw === undefined || raw === null) return this?.context ? !!this.context.principal : true;
+        if (raw === undefined || raw === null) {
+          if (!this?.context) return true;
+          return track(this.socket, this.context.principal);
+        }
         const token = typeof raw === 'string' ? (bearerToken(raw) ?? (/^[A-Za-z0-9_\-.]+$/.test(raw) ? raw : null)) : null;
         if (!token) return false;
-        try { return { principal: await o.verifier.verify(token) }; } catch { return false; }
+        let principal: Principal;
+        try { principal = await o.verifier.verify(token); } catch { return false; }
+        return track(this?.socket, principal) ? { principal } : false;
       } as any,
     },
   });
