@@ -7,6 +7,8 @@ import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { EventStore } from '../../core/event-store/port.ts';
 import { discoverProjections, selectProjections } from '../../core/audit/projections.ts';
+import { prepareRebuildThread } from '../../core/audit/rebuild.ts';
+import { availableParallelism } from 'node:os';
 import { openReadModels, openStoreReadOnly } from '../../core/audit/open.ts';
 import { positionAtTime, replayProjections, type ReplayReport } from '../../core/audit/replay.ts';
 import { parseCount, parsePositionOrTime } from '../../core/audit/time.ts';
@@ -102,6 +104,8 @@ Exit status: 0; 1 on errors (unknown projection, --until beyond the log, …).`)
   cmd.action(async (opts: { projection?: string[]; until?: string; swap: boolean; keep?: boolean; batchSize: string; progress: boolean; json?: boolean; data?: string }) => {
     const config = configFrom(opts);
     const batchSize = parseCount(opts.batchSize, '--batch-size', { min: 1, max: 100_000 });
+    // a two-thread rebuild's second thread boots while this one loads the schemas and the read models
+    if (availableParallelism() >= 2) prepareRebuildThread().catch(() => { /* the rebuild starts one of its own */ });
     await import('../../schema/index.ts');
     const { projections: all, failed } = await discoverProjections();
     for (const f of failed) console.error(`warning: read model module ${f.file} did not load: ${f.error}`);

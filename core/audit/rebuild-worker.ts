@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteEventStore } from '../event-store/sqlite.ts';
 import { latestVersion } from '../../schema/registry.ts';
 import { isProjection } from './projections.ts';
-import { rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
+import { REBUILD_THREAD_READY, rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
 
 export interface WorkerInput {
   /** The embedded store's file. */
@@ -31,7 +31,11 @@ export type WorkerMessage =
 const PROGRESS_MS = 100;
 
 export async function runRebuildWorker(): Promise<void> {
-  const input = workerData as WorkerInput;
+  // started with its job, or ahead of it (rebuild.ts `prepareRebuildThread`): booted, it says so and waits for the job
+  const input = (workerData ?? await new Promise<unknown>((resolve) => {
+    parentPort!.once('message', resolve);
+    parentPort!.postMessage(REBUILD_THREAD_READY);
+  })) as WorkerInput;
   const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
   try {
     const projections: BulkCapable[] = [];

@@ -25,7 +25,7 @@ import { seedComponentTypes } from '../../layers/components/seed.ts';
 import { userDecider } from '../../layers/projects/user/decider.ts';
 import { generateLog } from '../../bench/replay.ts';
 import { discoverProjections } from './projections.ts';
-import { decodeDataAndTimes, decodeMetadataOnly, metadataAt, metadataFromText, planThreads, rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
+import { decodeDataAndTimes, decodeMetadataOnly, metadataAt, metadataFromText, planThreads, prepareRebuildThread, preparedRebuildThread, rebuildAllFromZero, type BulkCapable } from './rebuild.ts';
 import { replayProjections } from './replay.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ledger-rebuild-threads-'));
@@ -66,6 +66,30 @@ test('the log holds every read model\'s events, and the rebuild splits them over
   const plan = planThreads(projections);
   assert.ok(plan && plan.size > 0 && plan.size < projections.length, 'some read models go to the second thread, some stay');
   assert.ok(plan!.has('audit'), 'the audit index (metadata only) goes to the second thread');
+});
+
+test('a second thread prepared ahead of its job boots, waits, and rebuilds what a fresh one would', async () => {
+  const store = new SqliteEventStore({ path, readonly: true });
+  try {
+    const fresh = await rebuildAllFromZero(store, projections, { threads: 2 });
+    const bootMs = await prepareRebuildThread();
+    assert.ok(bootMs > 0 && bootMs < 30_000, `booted in ${bootMs} ms`);
+    assert.is(await prepareRebuildThread() >= bootMs, true, 'preparing again gives the same thread');
+    await new Promise((r) => setTimeout(r, 50)); // booted and idle: it waits for its job
+    assert.type(preparedRebuildThread(), 'number');
+    const warm = await rebuildAllFromZero(store, projections, { threads: 2 });
+    assert.is(preparedRebuildThread(), undefined, 'the rebuild took the prepared thread');
+    for (let i = 0; i < projections.length; i++) {
+      assert.is(warm[i].digest, fresh[i].digest, `${projections[i].name}: prepared thread = fresh thread`);
+      assert.is(warm[i].events, fresh[i].events);
+      warm[i].db.close(); fresh[i].db.close();
+    }
+    // taken: the next rebuild starts a thread of its own (and the one after a prepared one again)
+    const again = await rebuildAllFromZero(store, projections, { threads: 2 });
+    for (let i = 0; i < projections.length; i++) { assert.is(again[i].digest, live[projections[i].name]); again[i].db.close(); }
+  } finally {
+    await store.close();
+  }
 });
 
 test('two threads = one thread = event by event = live, for every read model', async () => {
