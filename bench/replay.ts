@@ -31,6 +31,7 @@ import { uuidv7 } from '../core/ids.ts';
 import { hostDecider, regionDecider, zoneDecider } from '../layers/resources/index.ts';
 import { userDecider } from '../layers/projects/user/decider.ts';
 import { projectDecider } from '../layers/projects/project/decider.ts';
+import { ccontractDecider } from '../layers/components/ccontract/decider.ts';
 import { discoverProjections } from '../core/audit/projections.ts';
 import { MIN_EVENTS_FOR_TWO_THREADS, planThreads, prepareRebuildThread, rebuildAllFromZero, rebuildFromZero, type BulkCapable } from '../core/audit/rebuild.ts';
 import { rawReadParse } from './raw-read.ts';
@@ -43,7 +44,10 @@ const CYCLES_PER_SLICE = 6;
 /** Events per read in the rebuild (the default of `ledger replay`): small batches die young (less GC). */
 const REBUILD_BATCH = 500;
 /** Events one host's script appends: register, and per slice: sliced, observed+provisioned, then per cycle 4. */
-export const EVENTS_PER_HOST = 1 + SLICES_PER_HOST * (3 + 4 * CYCLES_PER_SLICE);
+const EVENTS_PER_HOST_STREAM = 1 + SLICES_PER_HOST * (3 + 4 * CYCLES_PER_SLICE);
+/** Events of the CContract placed with each host: requested, decided, two replicas observed, running. */
+const EVENTS_PER_COMPONENT = 5;
+export const EVENTS_PER_HOST = EVENTS_PER_HOST_STREAM + EVENTS_PER_COMPONENT;
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   const target = opts.quick ? 30_000 : 1_000_000;
@@ -107,7 +111,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       scenario: 'replay',
       events: gen.events,
       streams: gen.streams,
-      generatedThrough: 'CommandHandler + Resources Region/Zone/Host and Projects User/Project deciders, group commit',
+      generatedThrough: 'CommandHandler + Resources Region/Zone/Host, Projects User/Project and Components CContract deciders, group commit',
       generationSeconds: round(gen.seconds, 1),
       generationEventsPerSec: Math.round(gen.events / gen.seconds),
       generationProcesses: gen.processes,
@@ -151,7 +155,7 @@ function scripts(target: number): ((exec: Exec) => Promise<void>)[] {
   const list: ((exec: Exec) => Promise<void>)[] = [];
   const every = Math.max(1, Math.floor(hosts / users));
   for (let i = 0, u = 0; i < hosts || u < users; i++) {
-    if (i < hosts) list.push((exec) => hostScript(exec, i, i % REGIONS, (i >> 2) % ZONES_PER_REGION));
+    if (i < hosts) list.push((exec) => hostScript(exec, i, i % REGIONS, (i >> 2) % ZONES_PER_REGION), (exec) => componentScript(exec, i));
     if (u < users && (i % every === 0 || i >= hosts)) { const n = u++; list.push((exec) => userScript(exec, n)); }
   }
   return list;
@@ -277,5 +281,39 @@ async function hostScript(exec: Exec, i: number, r: number, z: number) {
       await exec(hostDecider, stream, 'PowerOnXNode', { hostId, xnodeId }, cycle);
       await seen('running', ++generation);
     }
+  }
+}
+
+/** Where host i is (as hostScript registers it). */
+function placeOf(i: number) {
+  const r = i % REGIONS, z = (i >> 2) % ZONES_PER_REGION;
+  return { hostId: `h_${i}`, regionId: `r_${r}`, zoneId: `z_${r}_${z}`, area: `dc${r}/row${z}/rack${i % 40}` };
+}
+
+/**
+ * A tenant's component placed as the scheduler places it, through the CContract decider: requested (Full access, two
+ * replicas), decided onto host i and its neighbour (another region), both replicas observed running.
+ */
+async function componentScript(exec: Exec, i: number) {
+  const componentId = `c_bench${i}`;
+  const stream = `CContract-${componentId}`;
+  const tenantId = `u_bench${i % 97}`;
+  const correlationId = uuidv7();
+  const tenant = { actor: { kind: 'tenant', id: tenantId } as const, tenantId, correlationId };
+  const sys = { actor: scheduler, tenantId, correlationId };
+  await exec(ccontractDecider, stream, 'RequestComponent', {
+    componentId, tenantId, projectId: `p_bench${i % 97}_0`,
+    type: { typeId: 'ct_bench', name: 'bench', version: 1, distribution: 'Cell', singleRunning: false, pool: { kind: 'resources' }, hostTypes: ['VM'] },
+    size: { cpuCores: 2, cpuMHz: 0, ramMiB: 4096, diskGiB: 40, diskIops: 0 }, access: 'Full', replicas: 2, writers: 1,
+  }, tenant);
+  const places = [placeOf(i), placeOf(i ^ 1)];
+  await exec(ccontractDecider, stream, 'DecidePlacement', {
+    componentId,
+    decisions: places.map((h, replica) => ({ replica, epoch: 1, ...h, xnodeId: `xn_${componentId}_${replica}`, score: 0.5 })),
+    reasons: { policy: 'binpack', candidates: 8, filtered: { 'same-domain': 2 }, top: places.map((h, replica) => ({ replica, hostId: h.hostId, score: 0.5 })), why: 'bench' },
+    schedulerId: 'bench', decidedAt: new Date().toISOString(),
+  }, sys);
+  for (const [replica, h] of places.entries()) {
+    await exec(ccontractDecider, stream, 'ObserveReplica', { componentId, replica, epoch: 1, hostId: h.hostId, xnodeId: `xn_${componentId}_${replica}`, state: 'running', zoneId: h.zoneId, regionId: h.regionId, area: h.area }, sys);
   }
 }
