@@ -15,7 +15,7 @@ import { buildServer } from '../api/server.ts';
 import { loadConfig } from '../core/config.ts';
 import { openLedger, type Ledger } from '../core/ledger.ts';
 import { until } from '../layers/components/testing/fleet.ts';
-import { RedisReadModels } from '../projections/redis/readers.ts';
+import { isConnectionError, RedisReadModels } from '../projections/redis/readers.ts';
 import { startRedisProjections, type RunningRedisProjections } from '../projections/redis/start.ts';
 import { startApi, type ApiHarness } from './harness/api.ts';
 import { GraphQLWsClient } from './harness/api-ws.ts';
@@ -113,6 +113,26 @@ test('operator lists on B come from the Redis RRegister (pages, totalCount)', as
   assert.is(page1.body.data.regions.pageInfo.hasNextPage, true);
   const page2 = await gql(b.url, `{ regions(first: 2, after: "${page1.body.data.regions.pageInfo.endCursor}") { nodes { id } pageInfo { hasNextPage } } }`, a.operatorToken);
   assert.equal(page2.body.data.regions, { nodes: [{ id: 'r_west' }], pageInfo: { hasNextPage: false } });
+});
+
+test('errors of the connection (not of the command) are told apart, so a read that lost Redis answers UNAVAILABLE', async () => {
+  const { Redis } = await import('ioredis');
+  // a real connection error: a client pointed at a closed port, no retries
+  const dead = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const connectError = await dead.connect().then(() => null, (e: unknown) => e);
+  assert.ok(isConnectionError(connectError), `connect to a closed port: ${String(connectError)}`);
+  const closedError = await dead.get('k').then(() => null, (e: unknown) => e);
+  assert.ok(isConnectionError(closedError), `a command on a closed connection: ${String(closedError)}`);
+  dead.disconnect();
+  // a command error on a live connection is not one
+  const live = new Redis(redis.url);
+  try {
+    await live.set('ledger-test:string', 'x');
+    const wrongType = await live.hget('ledger-test:string', 'f').then(() => null, (e: unknown) => e);
+    assert.ok(wrongType instanceof Error && /WRONGTYPE/.test(wrongType.message), String(wrongType));
+    assert.not.ok(isConnectionError(wrongType));
+    assert.ok(isConnectionError(Object.assign(new Error('LOADING Redis is loading the dataset in memory'), {})));
+  } finally { live.disconnect(); }
 });
 
 test('Redis down: both instances keep answering, degraded, with a clear error for reads that need Redis; then recover', async () => {

@@ -33,6 +33,15 @@ export class RedisUnavailableError extends Error {
   }
 }
 
+/** An error of the connection rather than of the command: the socket went away, or Redis is still loading. */
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: unknown; name?: unknown; message?: unknown } | null;
+  if (!e) return false;
+  if (typeof e.code === 'string' && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN', 'ECONNABORTED'].includes(e.code)) return true;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  return typeof e.message === 'string' && /Connection is closed|Stream isn't writeable|^LOADING |enableOfflineQueue|Reached the max retries/.test(e.message);
+}
+
 type Row = Record<string, any>;
 type Pred = (r: Row) => boolean;
 
@@ -51,7 +60,8 @@ class ModelReader {
 
   async call<T>(run: () => Promise<T>): Promise<T> {
     try { return await run(); } catch (error) {
-      if (this.redis.status !== 'ready') throw new RedisUnavailableError(error);
+      // (the connection may already be 'ready' again when a command that failed with it gets here)
+      if (this.redis.status !== 'ready' || isConnectionError(error)) throw new RedisUnavailableError(error);
       throw error;
     }
   }
