@@ -29,23 +29,18 @@ async function childWriter(path: string, n: number, who: number) {
   const store = new SqliteEventStore({ path, busyWait: 'yield' });
   let conflicts = 0;
   for (let i = 0; i < n; i++) {
-    for (;;) {
-      const expected = await store.streamRevision('Account-shared');
-      try {
-        // alone in its tick: the lone-append path; its own stream too, in the same tick: the queued path
-        await Promise.all([
-          store.append('Account-shared', deposit(who * 100_000 + i), { expected: expected < 0 ? 'no_stream' : expected }),
-          store.append(`Account-w${who}`, deposit(i + 1), { expected: i === 0 ? 'no_stream' : i - 1 }),
-        ]);
-        break;
-      } catch (error) {
-        if (!(error instanceof WrongExpectedRevisionError)) throw error;
-        conflicts++;
-        // the own-stream append of this round committed (or not): redo it only if it did not
-        const own = await store.streamRevision(`Account-w${who}`);
-        if (own === i) { await appendShared(store, who, i); break; }
-      }
-    }
+    const expected = await store.streamRevision('Account-shared');
+    // alone in its tick: the lone-append path; its own stream too, in the same tick: the queued path. Both are
+    // awaited to the end: a refused shared append may come back while the own one still waits for the lock.
+    const [shared, own] = await Promise.allSettled([
+      store.append('Account-shared', deposit(who * 100_000 + i), { expected: expected < 0 ? 'no_stream' : expected }),
+      store.append(`Account-w${who}`, deposit(i + 1), { expected: i === 0 ? 'no_stream' : i - 1 }),
+    ]);
+    if (own.status === 'rejected') throw own.reason; // its own stream has one writer: never refused
+    if (shared.status === 'fulfilled') continue;
+    if (!(shared.reason instanceof WrongExpectedRevisionError)) throw shared.reason;
+    conflicts++;
+    await appendShared(store, who, i);
   }
   await store.close();
   return { conflicts, retries: store.busyRetriesTotal };
