@@ -27,4 +27,19 @@ test('every wrong value is named on its own line', () => {
   }
 });
 
+test('the embedded store waits for another process\'s write lock as configured (sleep by default, or yield)', async () => {
+  assert.is(loadConfig({}).LEDGER_SQLITE_BUSY_WAIT, 'sleep');
+  assert.is(loadConfig({ LEDGER_SQLITE_BUSY_WAIT: 'yield' }).LEDGER_SQLITE_BUSY_WAIT, 'yield');
+  assert.throws(() => loadConfig({ LEDGER_SQLITE_BUSY_WAIT: 'spin' }), (e: Error) => e instanceof ConfigError && /LEDGER_SQLITE_BUSY_WAIT/.test(e.message));
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openLedger } = await import('./ledger.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'ledger-config-'));
+  try {
+    const ledger = await openLedger(loadConfig({ LEDGER_DATA_DIR: dir, LEDGER_SQLITE_BUSY_WAIT: 'yield' }), { project: false, role: 'test' } as never);
+    try { assert.ok((ledger.store as unknown as { busyYield?: unknown }).busyYield !== undefined, 'the store was opened with busyWait yield'); } finally { await ledger.close(); }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test.run();

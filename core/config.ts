@@ -15,6 +15,12 @@ export const ConfigSchema = z.object({
   LEDGER_MODE: z.enum(['development', 'production']).default('development'),
   LEDGER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LEDGER_SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  /**
+   * How an append waits for the write lock another process holds on the embedded store: 'sleep' in SQLite's busy
+   * handler (blocks the event loop meanwhile), or 'yield' (retried from the event loop: for several writer
+   * processes on one file, e.g. parallel schedulers; see core/event-store/sqlite.ts `busyWait`).
+   */
+  LEDGER_SQLITE_BUSY_WAIT: z.enum(['sleep', 'yield']).default('sleep'),
   LEDGER_EVENTSTORE_URL: url(['kurrentdb', 'kurrentdb+discover', 'esdb', 'esdb+discover']).optional(),
   LEDGER_NATS_URL: url(['nats', 'tls']).optional(),
   LEDGER_REDIS_URL: url(['redis', 'rediss']).optional(),

@@ -102,5 +102,5 @@ export async function openEventStore(config: Config): Promise<EventStore> {
     const { KurrentEventStore } = await import('./event-store/kurrentdb.ts');
     return KurrentEventStore.connect(config.LEDGER_EVENTSTORE_URL);
   }
-  return new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), synchronous: config.LEDGER_SQLITE_SYNCHRONOUS });
+  return new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), synchronous: config.LEDGER_SQLITE_SYNCHRONOUS, busyWait: config.LEDGER_SQLITE_BUSY_WAIT });
 }
