@@ -245,6 +245,15 @@ const VERSION_AT_END = ',"version":';
  * decides). The object has the keys, in the order, JSON.parse gives. (Its longer strings are slices of the body,
  * which they keep alive while they live: read models that keep metadata strings keep ids, not whole events.)
  */
+/**
+ * Where the string value of the member whose key (with its quotes, colon and opening quote: `key`) starts at i ends
+ * (its closing quote), or -1 when the member is not there. A key there with no closing quote also gives -1: the next
+ * member's key is then not found where it must be, and the caller gives up as before.
+ */
+function stringEnd(body: string, i: number, key: string): number {
+  return body.startsWith(key, i) ? body.indexOf('"', i + key.length) : -1;
+}
+
 export function metadataFromText(body: string, at: number): EventMetadata | null {
   let i = at + METADATA_MEMBER.length;
   if (body.indexOf('\\', i) >= 0 || !body.startsWith(ACTOR_ID, i)) return null;
@@ -258,37 +267,21 @@ export function metadataFromText(body: string, at: number): EventMetadata | null
   if (end < 0 || body.charCodeAt(end + 1) !== 0x7d /* } */) return null;
   const m = { actor: { id, kind: body.slice(start, end) } } as EventMetadata;
   i = end + 2;
-  if (body.startsWith(CAUSATION_ID, i)) {
-    start = i + CAUSATION_ID.length; end = body.indexOf('"', start);
-    if (end < 0) return null;
-    m.causationId = body.slice(start, end); i = end + 1;
-  }
-  if (body.startsWith(COMMAND_ID, i)) {
-    start = i + COMMAND_ID.length; end = body.indexOf('"', start);
-    if (end < 0) return null;
-    m.commandId = body.slice(start, end); i = end + 1;
-  }
-  if (!body.startsWith(CORRELATION_ID, i)) return null;
-  start = i + CORRELATION_ID.length; end = body.indexOf('"', start);
-  if (end < 0) return null;
-  m.correlationId = body.slice(start, end); i = end + 1;
-  if (!body.startsWith(EVENT_ID, i)) return null;
-  start = i + EVENT_ID.length; end = body.indexOf('"', start);
-  if (end < 0) return null;
-  m.eventId = body.slice(start, end); i = end + 1;
-  if (!body.startsWith(OCCURRED, i)) return null;
-  start = i + OCCURRED.length; end = body.indexOf('"', start);
-  if (end < 0) return null;
-  m.occurredAt = body.slice(start, end); i = end + 1;
-  if (!body.startsWith(RECORDED, i)) return null;
-  start = i + RECORDED.length; end = body.indexOf('"', start);
-  if (end < 0) return null;
-  m.recordedAt = body.slice(start, end); i = end + 1;
-  if (body.startsWith(TENANT_ID, i)) {
-    start = i + TENANT_ID.length; end = body.indexOf('"', start);
-    if (end < 0) return null;
-    m.tenantId = body.slice(start, end); i = end + 1;
-  }
+  // each member: its key at i, its string value up to the next quote; optional members may be absent
+  end = stringEnd(body, i, CAUSATION_ID);
+  if (end >= 0) { m.causationId = body.slice(i + CAUSATION_ID.length, end); i = end + 1; }
+  end = stringEnd(body, i, COMMAND_ID);
+  if (end >= 0) { m.commandId = body.slice(i + COMMAND_ID.length, end); i = end + 1; }
+  if ((end = stringEnd(body, i, CORRELATION_ID)) < 0) return null;
+  m.correlationId = body.slice(i + CORRELATION_ID.length, end); i = end + 1;
+  if ((end = stringEnd(body, i, EVENT_ID)) < 0) return null;
+  m.eventId = body.slice(i + EVENT_ID.length, end); i = end + 1;
+  if ((end = stringEnd(body, i, OCCURRED)) < 0) return null;
+  m.occurredAt = body.slice(i + OCCURRED.length, end); i = end + 1;
+  if ((end = stringEnd(body, i, RECORDED)) < 0) return null;
+  m.recordedAt = body.slice(i + RECORDED.length, end); i = end + 1;
+  end = stringEnd(body, i, TENANT_ID);
+  if (end >= 0) { m.tenantId = body.slice(i + TENANT_ID.length, end); i = end + 1; }
   if (!body.startsWith(VERSION_AT_END, i) || body.length - 2 <= i + VERSION_AT_END.length) return null;
   const version = Number(body.slice(i + VERSION_AT_END.length, body.length - 2));
   if (!Number.isSafeInteger(version)) return null;
