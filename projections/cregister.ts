@@ -18,22 +18,24 @@ import type { SqliteProjection } from './runner.ts';
 
 export const CREGISTER_TABLES = { components: 'cregister_components', replicas: 'cregister_replicas', types: 'cregister_types' } as const;
 
+/** The columns of a component's row, in table order: the keys of `componentRow`. */
+const COMPONENT_COLUMNS = ['component_id', 'seq', 'tenant_id', 'project_id', 'parent_id', 'type_name', 'type_id', 'distribution', 'status', 'power',
+  'size_name', 'cpu_cores', 'ram_mib', 'disk_gib', 'cpu_mhz', 'disk_iops', 'replicas', 'writers', 'access', 'region_id', 'zone_id', 'flat_pool',
+  'deferred_code', 'deferred_message', 'state_json', 'revision', 'created_at', 'updated_at'] as const;
+
 type Stmts = ReturnType<typeof prepare>;
 const statements = new WeakMap<Database.Database, Stmts>();
 
 function prepare(db: Database.Database) {
   return {
     state: db.prepare('SELECT state_json FROM cregister_components WHERE component_id = ?').pluck(),
-    upsert: db.prepare(`INSERT INTO cregister_components (component_id, seq, tenant_id, project_id, parent_id, type_name, type_id, distribution,
-        status, power, size_name, cpu_cores, ram_mib, disk_gib, cpu_mhz, disk_iops, replicas, writers, access, region_id, zone_id, flat_pool,
-        deferred_code, deferred_message, state_json, revision, created_at, updated_at)
-      VALUES (@component_id, @seq, @tenant_id, @project_id, @parent_id, @type_name, @type_id, @distribution, @status, @power, @size_name,
-        @cpu_cores, @ram_mib, @disk_gib, @cpu_mhz, @disk_iops, @replicas, @writers, @access, @region_id, @zone_id, @flat_pool, @deferred_code,
-        @deferred_message, @state_json, @revision, @created_at, @updated_at)
+    upsert: db.prepare(`INSERT INTO cregister_components (${COMPONENT_COLUMNS.join(', ')}) VALUES (${COMPONENT_COLUMNS.map((c) => `@${c}`).join(', ')})
       ON CONFLICT(component_id) DO UPDATE SET status = excluded.status, power = excluded.power, size_name = excluded.size_name,
         cpu_cores = excluded.cpu_cores, ram_mib = excluded.ram_mib, disk_gib = excluded.disk_gib, cpu_mhz = excluded.cpu_mhz,
         disk_iops = excluded.disk_iops, deferred_code = excluded.deferred_code, deferred_message = excluded.deferred_message,
         state_json = excluded.state_json, revision = excluded.revision, updated_at = excluded.updated_at`),
+    /** Into an empty table (a rebuild's bulk loader): positional parameters, ~5 µs cheaper per row than named ones. */
+    insert: db.prepare(`INSERT INTO cregister_components (${COMPONENT_COLUMNS.join(', ')}) VALUES (${COMPONENT_COLUMNS.map(() => '?').join(', ')})`),
     deleteReplicas: db.prepare('DELETE FROM cregister_replicas WHERE component_id = ?'),
     insertReplica: db.prepare(`INSERT INTO cregister_replicas (component_id, replica, epoch, state, host_id, zone_id, region_id, area, xnode_id, child_id, not_before, last_error)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -45,7 +47,7 @@ function prepare(db: Database.Database) {
 }
 
 /** The row of a component (the upsert's parameters) from its folded state; `at` is the event's time. */
-function componentRow(id: string, seq: number, revision: number, state: CContractState, at: string) {
+function componentRow(id: string, seq: number, revision: number, state: CContractState, at: string): Record<(typeof COMPONENT_COLUMNS)[number], unknown> {
   const n = state.needs!;
   return {
     component_id: id, seq, tenant_id: n.tenantId ?? null, project_id: n.projectId ?? null, parent_id: n.parent?.componentId ?? null,
@@ -79,9 +81,6 @@ function insertReplicas(s: Stmts, id: string, state: CContractState) {
  */
 function cregisterBulkLoader(db: Database.Database) {
   const s = stmts(db);
-  const insertComponent = db.prepare(`INSERT INTO cregister_components (component_id, seq, tenant_id, project_id, parent_id, type_name, type_id,
-      distribution, status, power, size_name, cpu_cores, ram_mib, disk_gib, cpu_mhz, disk_iops, replicas, writers, access, region_id, zone_id,
-      flat_pool, deferred_code, deferred_message, state_json, revision, created_at, updated_at) VALUES (${Array(28).fill('?').join(', ')})`);
   const components = new Map<string, { state: CContractState; seq: number; revision: number; createdAt: string; at: string; row: boolean }>();
   const types = new Map<string, { state: ComponentTypeState; seq: number; at: string; row: boolean }>();
   return {
@@ -115,13 +114,10 @@ function cregisterBulkLoader(db: Database.Database) {
         const d = t.state.definition!;
         s.upsertType.run(id, t.seq, d.name, t.state.version, t.state.status, d.distribution, t.state.pool?.componentId ?? null, JSON.stringify(t.state), t.at);
       }
-      // into an empty database: plain inserts with positional parameters (named ones cost ~5 µs more per row)
       for (const [id, c] of components) {
         if (!c.row) continue;
-        const r = componentRow(id, c.seq, c.revision, c.state, c.at);
-        insertComponent.run(r.component_id, r.seq, r.tenant_id, r.project_id, r.parent_id, r.type_name, r.type_id, r.distribution, r.status, r.power,
-          r.size_name, r.cpu_cores, r.ram_mib, r.disk_gib, r.cpu_mhz, r.disk_iops, r.replicas, r.writers, r.access, r.region_id, r.zone_id,
-          r.flat_pool, r.deferred_code, r.deferred_message, r.state_json, r.revision, c.createdAt, c.at);
+        const row = { ...componentRow(id, c.seq, c.revision, c.state, c.at), created_at: c.createdAt };
+        s.insert.run(COMPONENT_COLUMNS.map((column) => row[column]));
         insertReplicas(s, id, c.state);
       }
     },
