@@ -61,13 +61,18 @@ if (process.argv[2] === '--busy-writer' && import.meta.url === pathToFileURL(pro
 } else {
   const dirs: string[] = [];
   const fresh = () => { const d = mkdtempSync(join(tmpdir(), 'ledger-busy-')); dirs.push(d); return join(d, 'events.sqlite'); };
-
-  test('yield: a batch that finds the write lock taken waits without blocking the event loop, then commits in order', async () => {
+  /** A yielding store whose `stream` holds one deposit, and another connection holding the file's write lock. */
+  const lockedByAnother = async (stream: string, options: { busyWaitMs?: number } = {}) => {
     const path = fresh();
-    const store = new SqliteEventStore({ path, busyWait: 'yield' });
-    await store.append('Account-a', deposit(1000), { expected: 'no_stream' });
+    const store = new SqliteEventStore({ path, busyWait: 'yield', ...options });
+    await store.append(stream, deposit(1000), { expected: 'no_stream' });
     const other = new Database(path);
     other.exec('BEGIN IMMEDIATE');
+    return { store, other };
+  };
+
+  test('yield: a batch that finds the write lock taken waits without blocking the event loop, then commits in order', async () => {
+    const { store, other } = await lockedByAnother('Account-a');
     const results: number[] = [];
     const appends = [1, 2, 3].map((n) => store.append('Account-a', deposit(n), { expected: 'any' }).then((r) => { results.push(r.nextExpectedRevision); return r; }));
     // a lone append in a later tick: also queued behind the waiting batch
@@ -90,11 +95,7 @@ if (process.argv[2] === '--busy-writer' && import.meta.url === pathToFileURL(pro
   });
 
   test('yield: a lone append that finds the lock taken resolves once it is free; a stale expected revision is still refused', async () => {
-    const path = fresh();
-    const store = new SqliteEventStore({ path, busyWait: 'yield' });
-    await store.append('Account-b', deposit(1000), { expected: 'no_stream' });
-    const other = new Database(path);
-    other.exec('BEGIN IMMEDIATE');
+    const { store, other } = await lockedByAnother('Account-b');
     await tick(1);
     const lone = store.append('Account-b', deposit(1), { expected: 0 });
     await tick(1);
@@ -108,11 +109,7 @@ if (process.argv[2] === '--busy-writer' && import.meta.url === pathToFileURL(pro
   });
 
   test('yield: after busyWaitMs the batch fails with SQLITE_BUSY, writing nothing; the store works again afterwards', async () => {
-    const path = fresh();
-    const store = new SqliteEventStore({ path, busyWait: 'yield', busyWaitMs: 50 });
-    await store.append('Account-c', deposit(1000), { expected: 'no_stream' });
-    const other = new Database(path);
-    other.exec('BEGIN IMMEDIATE');
+    const { store, other } = await lockedByAnother('Account-c', { busyWaitMs: 50 });
     await tick(1);
     const t0 = performance.now();
     try { await store.append('Account-c', deposit(1), { expected: 0 }); assert.unreachable('must time out'); } catch (error) {
