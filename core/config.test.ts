@@ -1,6 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from './config.ts';
+import { openLedger } from './ledger.ts';
 
 test('defaults give the embedded profile on ./data and port 4000', () => {
   const c = loadConfig({});
@@ -31,10 +35,6 @@ test('the embedded store waits for another process\'s write lock as configured (
   assert.is(loadConfig({}).LEDGER_SQLITE_BUSY_WAIT, 'sleep');
   assert.is(loadConfig({ LEDGER_SQLITE_BUSY_WAIT: 'yield' }).LEDGER_SQLITE_BUSY_WAIT, 'yield');
   assert.throws(() => loadConfig({ LEDGER_SQLITE_BUSY_WAIT: 'spin' }), (e: Error) => e instanceof ConfigError && /LEDGER_SQLITE_BUSY_WAIT/.test(e.message));
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { openLedger } = await import('./ledger.ts');
   const dir = mkdtempSync(join(tmpdir(), 'ledger-config-'));
   try {
     const ledger = await openLedger(loadConfig({ LEDGER_DATA_DIR: dir, LEDGER_SQLITE_BUSY_WAIT: 'yield' }), { project: false, role: 'test' } as never);
