@@ -24,6 +24,7 @@ test('--rebuild-redis: every register folded again into a new generation, equal 
   const ledger = await openLedger(loadConfig({ LEDGER_DATA_DIR: dir } as NodeJS.ProcessEnv), { project: false });
   const redis = new Redis(redisServer.url);
   const env = { LEDGER_DATA_DIR: dir, LEDGER_REDIS_URL: redisServer.url };
+  const roles: { kill(): Promise<void> }[] = [];
   try {
     const projects = new ProjectsService(ledger);
     const operator = { kind: 'operator' as const, id: 'rebuild-test' };
@@ -35,15 +36,20 @@ test('--rebuild-redis: every register folded again into a new generation, equal 
 
     // A first projector folds the registers into generation g.
     const first = await startRole('projector', [], { env });
+    roles.push(first);
     await first.waitFor(/leading with fencing token/);
     const until = Date.now() + 20_000;
-    while (Date.now() < until && (await redisDigest(redis, REDIS_PROJECTIONS[0])).position < head) await new Promise((r) => setTimeout(r, 50));
-    const before = await Promise.all(REDIS_PROJECTIONS.map((p) => redisDigest(redis, p)));
+    let before = await Promise.all(REDIS_PROJECTIONS.map((p) => redisDigest(redis, p)));
+    while (Date.now() < until && !before.every((b) => b.position === head)) {
+      await new Promise((r) => setTimeout(r, 50));
+      before = await Promise.all(REDIS_PROJECTIONS.map((p) => redisDigest(redis, p)));
+    }
     assert.ok(before.every((b) => b.position === head), 'the live registers caught up');
     assert.is(await first.stop(), 0, first.output());
 
     // On demand: the same registers rebuilt from the log, each into a newer generation.
     const second = await startRole('projector', ['--rebuild-redis'], { env });
+    roles.push(second);
     for (const p of REDIS_PROJECTIONS) {
       const [, gen, digest] = await second.waitFor(new RegExp(`rebuilt ${p.name} from the log: generation (\\d+), .* digest (\\S+)`));
       const was = before[REDIS_PROJECTIONS.indexOf(p)];
@@ -57,6 +63,8 @@ test('--rebuild-redis: every register folded again into a new generation, equal 
     }
     assert.is(await second.stop(), 0, second.output());
   } finally {
+    // a failed check must not leave a projector running (its handle would keep this process alive until the runner's timeout)
+    await Promise.all(roles.map((r) => r.kill()));
     redis.disconnect();
     await ledger.close();
     await redisServer.stop();
